@@ -1,0 +1,46 @@
+# The two commands of the README: `make verify` and `make test`.
+# Both create .venv with `python3 -m venv` when it is missing and install the project into it.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed-stamp
+NBVAL   = -p no:python --nbval-lax --nbval-current-env \
+          --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
+
+.PHONY: verify test unit nbval refresh bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,nb]"
+	@touch $(STAMP)
+
+## verify: run every notebook, print the claims table, exit 1 on any failed claim
+verify: $(STAMP)
+	$(PY) -m theory verify $(VERIFY_ARGS)
+
+## test: unit tests, then nbval on every notebook; fails if either fails (exit 5 included)
+test: $(STAMP)
+	@rc=0; \
+	$(PY) -m pytest tests || rc=1; \
+	$(PY) -m pytest $(NBVAL) notebooks/ || rc=1; \
+	exit $$rc
+
+unit: $(STAMP)
+	$(PY) -m pytest tests
+
+nbval: $(STAMP)
+	$(PY) -m pytest $(NBVAL) notebooks/
+
+## refresh: re-execute notebooks in place in quick mode and sync their jupytext pairs
+refresh: $(STAMP)
+	$(PY) -m theory refresh $(if $(NB),--only $(NB))
+
+## bench: benchmarks, ratios measured in one run (printed, never asserted)
+bench: $(STAMP)
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf _build .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

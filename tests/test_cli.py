@@ -1,0 +1,99 @@
+"""`python -m theory verify` on tiny synthetic notebooks: table, files and exit status."""
+
+import json
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+
+def write_notebook(path, *sources):
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+
+
+LEDGER = "from theory.claims import Ledger\nledger = Ledger('Toy paper')\n"
+
+
+def run_verify(folder, out, *extra):
+    return subprocess.run([sys.executable, "-m", "theory", "verify", "--notebooks", str(folder),
+                           "--out", str(out), *extra], capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def toy_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("verify")
+    mixed = root / "mixed"
+    mixed.mkdir()
+    write_notebook(mixed / "01_toy.ipynb", LEDGER +
+                   "ledger.check('GOOD', 'two plus two', 2 + 2, 4, atol=0, source='derived here')\n"
+                   "ledger.check('BAD', 'pi is three', 3.14159, 3.0, rtol=1e-3, "
+                   "source='derived here')\n"
+                   "ledger.publish('01_toy')")
+    write_notebook(mixed / "02_crash.ipynb", "x = 1", "raise RuntimeError('boom')")
+    write_notebook(mixed / "03_fine.ipynb", LEDGER +
+                   "ledger.check('FINE', 'one', 1.0, 1.0, rtol=1e-9, source='abstract')\n"
+                   "ledger.publish('03_fine')")
+    mixed_result = run_verify(mixed, root / "out_mixed", "--jobs", "2")
+    only_result = run_verify(mixed, root / "out_only", "--only", "03_fine")
+    return root, mixed_result, only_result
+
+
+def test_failing_claim_and_crash_give_exit_1_and_a_table(toy_runs):
+    root, result, _ = toy_runs
+    assert result.returncode == 1, result.stderr
+    out = result.stdout
+    header = next(line for line in out.splitlines() if line.startswith("notebook"))
+    assert header.split() == ["notebook", "claim", "expected", "measured", "verdict", "seconds"]
+    good = next(line for line in out.splitlines() if " GOOD " in line).split()
+    assert good[:5] == ["01_toy", "GOOD", "4", "4", "PASS"]
+    bad = next(line for line in out.splitlines() if " BAD " in line).split()
+    assert bad[:5] == ["01_toy", "BAD", "3", "3.14", "FAIL"]
+    assert "ERROR 02_crash: cell 1 raised" in out and "boom" in out
+    # the crash did not stop the notebook after it
+    assert any(line.split()[:2] == ["03_fine", "FINE"] for line in out.splitlines() if line)
+    assert "2/3 claims pass in 3 notebooks (quick mode); 1 notebook error(s)" in out
+
+
+def test_claims_json_and_md_are_written(toy_runs):
+    root, _, _ = toy_runs
+    data = json.loads((root / "out_mixed" / "claims.json").read_text())
+    assert data["mode"] == "quick"
+    by_id = {c["id"]: c for c in data["claims"]}
+    assert by_id["GOOD"]["passed"] is True and by_id["BAD"]["passed"] is False
+    assert isinstance(by_id["BAD"]["measured"], float)
+    assert by_id["BAD"]["notebook"] == "01_toy" and by_id["BAD"]["paper"] == "Toy paper"
+    crash = next(n for n in data["notebooks"] if n["name"] == "02_crash")
+    assert "boom" in crash["error"]
+    md = (root / "out_mixed" / "claims.md").read_text()
+    assert "| 01_toy | BAD | pi is three |" in md
+    assert (root / "out_mixed" / "notebooks" / "01_toy.ipynb").exists()
+
+
+def test_only_selects_notebooks_and_passing_run_exits_0(toy_runs):
+    _, _, result = toy_runs
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1/1 claims pass in 1 notebooks" in result.stdout
+    assert "01_toy" not in result.stdout
+
+
+def test_bad_arguments_exit_2(tmp_path):
+    result = run_verify(tmp_path, tmp_path / "out")
+    assert result.returncode == 2 and "no notebooks" in result.stderr
+    write_notebook(tmp_path / "01_a.ipynb", "pass")
+    result = run_verify(tmp_path, tmp_path / "out", "--only", "zzz")
+    assert result.returncode == 2 and "matches no notebook" in result.stderr
+    result = run_verify(tmp_path, tmp_path / "out", "--jobs", "0")
+    assert result.returncode == 2 and "--jobs" in result.stderr
+
+
+def test_notebook_without_ledger_is_an_error(tmp_path):
+    write_notebook(tmp_path / "01_silent.ipynb", "x = 1")
+    result = run_verify(tmp_path, tmp_path / "out")
+    assert result.returncode == 1
+    assert "published no ledger" in result.stdout

@@ -1,0 +1,47 @@
+"""Dependencies are declared once (pyproject.toml) and mirrored by environment.yml."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def normalise(requirement: str) -> tuple[str, str]:
+    match = re.fullmatch(r"\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*", requirement)
+    return match.group(1).lower().replace("_", "-"), match.group(2).replace(" ", "")
+
+
+def conda_dependencies() -> set[tuple[str, str]]:
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = lines.index("dependencies:")
+    deps = set()
+    for line in lines[start + 1:]:
+        m = re.fullmatch(r"  - ([^:]+)", line)
+        if m:
+            deps.add(normalise(m.group(1)))
+    return deps - {("python", ">=3.11"), ("pip", "")}
+
+
+def test_environment_yml_mirrors_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = set(map(normalise, project["dependencies"]))
+    for extra in ("test", "nb"):
+        declared |= set(map(normalise, project["optional-dependencies"][extra]))
+    assert conda_dependencies() == declared
+    assert project["requires-python"] == ">=3.11"
+    assert '- -e ".[test,nb]"' in (ROOT / "environment.yml").read_text()
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / "README.md").read_text()
+    assert "make verify" in (ROOT / "README.md").read_text()
+    run = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
+           if line.strip() and not line.startswith("#")]
+    assert run[-1].strip() == "make test"
+
+
+def test_version_is_exposed():
+    import theory
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert theory.__version__ == project["version"]

@@ -1,0 +1,20 @@
+"""theory: re-derive and re-run the central claims of five deep-learning-theory papers.
+
+The package is the tested core under the notebooks in ``notebooks/``:
+
+* :mod:`theory.linalg`  vectorized SVD core (singular values, principal angles, epsilon-rank);
+* :mod:`theory.claims`  the claims ledger every notebook ends with;
+* :mod:`theory.config`  quick/full sizes (``THEORY_FULL=1``) and output folders;
+* :mod:`theory.plotting` one matplotlib style;
+* :mod:`theory.symbolic` sympy derivations.
+"""
+
+from . import claims, config, linalg
+from .claims import Ledger
+from .linalg import (epsilon_rank, principal_angles, singular_values, subspace_distance,
+                     top_subspace)
+
+__version__ = "0.1.0"
+
+__all__ = ["Ledger", "claims", "config", "linalg", "epsilon_rank", "principal_angles",
+           "singular_values", "subspace_distance", "top_subspace", "__version__"]

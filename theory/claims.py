@@ -1,0 +1,257 @@
+"""The claims ledger every notebook ends with.
+
+A claim is a statement from a paper (or derived here) together with a number computed by the
+notebook, the number the theory predicts, and a relation between them:
+
+* ``"close"``: ``|measured - expected| <= atol + rtol * |expected|`` (at least one tolerance
+  must be given; the missing one counts as 0);
+* ``"le"``: ``measured <= expected``; ``"ge"``: ``measured >= expected``
+  (tolerances are not used: put the bound in ``expected``);
+* ``"true"``: ``measured`` is a boolean outcome that must be ``True``.
+
+A non-finite measurement never passes. Verdicts are computed here, never passed in.
+
+Usage::
+
+    ledger = Ledger("Law of parsimony (Yaras et al. 2023)")
+    ledger.check("C1", "invariant block is exact", residual, 1e-10, relation="le",
+                 source="paper, Thm 1", noise_floor=1e-12)
+    print(ledger.table())
+    ledger.publish("01_law_of_parsimony")   # for `python -m theory verify`
+    ledger.assert_all()
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import numbers
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from . import config
+
+__all__ = ["Claim", "Ledger", "load_claims", "format_value"]
+
+RELATIONS = ("close", "le", "ge", "true")
+_RELATION_SYMBOL = {"close": "~=", "le": "<=", "ge": ">=", "true": "is"}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked claim, as stored in ``claims.json``."""
+
+    paper: str
+    id: str
+    statement: str
+    source: str
+    measured: float | bool | None
+    expected: float | bool
+    relation: str
+    rtol: float | None
+    atol: float | None
+    passed: bool
+    digits: int = 3
+    noise_floor: float | None = None
+
+
+def format_value(value, digits: int = 3, noise_floor: float | None = None) -> str:
+    """Fixed-precision text for a number in a claims table.
+
+    ``digits`` significant digits in ``g`` format; values with ``|value| < noise_floor`` print
+    as ``<floor`` so that round-off noise never changes a printed table; booleans print as
+    ``True``/``False``; a missing (non-finite) value prints as ``nan``.
+    """
+    if value is None:
+        return "nan"
+    if isinstance(value, bool):
+        return str(value)
+    if noise_floor is not None and abs(value) < noise_floor:
+        return f"<{noise_floor:.0e}"
+    text = f"{value:.{digits}g}"
+    return "0" if text in ("-0", "0") else text
+
+
+def _as_measurement(name: str, value, relation: str):
+    """A float (or bool for relation "true"); non-finite becomes None (never passes)."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if relation == "true":
+        if not isinstance(value, (bool, int)) or value not in (0, 1, True, False):
+            raise ValueError(f"{name} must be a boolean for relation 'true', got {value!r}")
+        return bool(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real scalar, got {value!r}")
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class Ledger:
+    """Records the claims of one paper's notebook and renders them as a table or JSON."""
+
+    def __init__(self, paper: str):
+        if not isinstance(paper, str) or not paper.strip():
+            raise ValueError("paper must be a non-empty string")
+        self.paper = paper
+        self.claims: list[Claim] = []
+
+    # -- recording -------------------------------------------------------------------------
+    def check(self, id: str, statement: str, measured, expected, *, rtol: float | None = None,
+              atol: float | None = None, relation: str = "close", source: str = "",
+              digits: int = 3, noise_floor: float | None = None) -> bool:
+        """Record one claim and return its verdict (``True`` when it holds)."""
+        if not isinstance(id, str) or not id.strip():
+            raise ValueError("id must be a non-empty string")
+        if any(c.id == id for c in self.claims):
+            raise ValueError(f"id {id!r} is already in this ledger")
+        if not isinstance(statement, str) or not statement.strip():
+            raise ValueError("statement must be a non-empty string")
+        if relation not in RELATIONS:
+            raise ValueError(f"relation must be one of {RELATIONS}, got {relation!r}")
+        if not isinstance(source, str) or not source.strip():
+            raise ValueError("source must say where the claim comes from "
+                             "(paper section, abstract, or 'derived here')")
+        if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= 12:
+            raise ValueError(f"digits must be an integer in [1, 12], got {digits!r}")
+        for name, tol in (("rtol", rtol), ("atol", atol), ("noise_floor", noise_floor)):
+            if tol is not None:
+                if isinstance(tol, bool) or not isinstance(tol, numbers.Real) \
+                        or not math.isfinite(tol) or tol < 0:
+                    raise ValueError(f"{name} must be a finite number >= 0, got {tol!r}")
+        rtol = None if rtol is None else float(rtol)
+        atol = None if atol is None else float(atol)
+        noise_floor = None if noise_floor is None else float(noise_floor)
+        if relation == "close" and rtol is None and atol is None:
+            raise ValueError("relation 'close' needs rtol or atol")
+        if relation != "close" and (rtol is not None or atol is not None):
+            raise ValueError(f"rtol and atol apply to relation 'close' only; for {relation!r} "
+                             "put the bound in expected")
+        measured = _as_measurement("measured", measured, relation)
+        if relation == "true":
+            if expected is not True:
+                raise ValueError("expected must be True for relation 'true'")
+            passed = measured is True
+        else:
+            expected = _as_measurement("expected", expected, relation)
+            if expected is None:
+                raise ValueError("expected must be finite")
+            if measured is None:
+                passed = False
+            elif relation == "close":
+                passed = abs(measured - expected) <= (atol or 0.0) + (rtol or 0.0) * abs(expected)
+            elif relation == "le":
+                passed = measured <= expected
+            else:
+                passed = measured >= expected
+        self.claims.append(Claim(self.paper, id, statement, source, measured, expected,
+                                 relation, rtol, atol, bool(passed), digits, noise_floor))
+        return bool(passed)
+
+    # -- reporting -------------------------------------------------------------------------
+    @property
+    def failed(self) -> list[Claim]:
+        return [c for c in self.claims if not c.passed]
+
+    def table(self, width: int = 60) -> str:
+        """A fixed-precision text table: id, statement, measured, relation, expected, tol, verdict."""
+        return render_table(self.claims, width=width, title=self.paper)
+
+    def to_json(self, path) -> Path:
+        """Write the ledger as JSON (atomically: temporary file, then rename)."""
+        data = {"paper": self.paper, "claims": [asdict(c) for c in self.claims]}
+        return write_json_atomic(path, data)
+
+    def publish(self, notebook: str) -> Path:
+        """Write the ledger to ``config.claims_dir()/<notebook>.json`` for ``theory verify``."""
+        if not isinstance(notebook, str) or not notebook or "/" in notebook:
+            raise ValueError(f"notebook must be a bare notebook name, got {notebook!r}")
+        return self.to_json(config.claims_dir() / f"{notebook}.json")
+
+    def assert_all(self) -> None:
+        """Raise ``AssertionError`` listing every failed claim (and fail on an empty ledger)."""
+        if not self.claims:
+            raise AssertionError(f"{self.paper}: the ledger holds no claims")
+        failed = self.failed
+        if failed:
+            lines = [f"{len(failed)} of {len(self.claims)} claims failed ({self.paper}):"]
+            for c in failed:
+                lines.append(f"  {c.id}: {c.statement}: measured "
+                             f"{format_value(c.measured, c.digits, c.noise_floor)} "
+                             f"{_RELATION_SYMBOL[c.relation]} expected "
+                             f"{format_value(c.expected, c.digits)}{_tolerance_text(c)}")
+            raise AssertionError("\n".join(lines))
+
+
+def _tolerance_text(c: Claim) -> str:
+    if c.relation != "close":
+        return ""
+    parts = []
+    if c.rtol is not None:
+        parts.append(f"rtol={c.rtol:.2g}")
+    if c.atol is not None:
+        parts.append(f"atol={c.atol:.2g}")
+    return " (" + ", ".join(parts) + ")"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+    return textwrap.wrap(text, width) or [""]
+
+
+def render_table(claims, *, width: int = 60, title: str | None = None,
+                 extra: dict | None = None) -> str:
+    """Render claims as a text table with one row per claim (statement wrapped at ``width``)."""
+    headers = ["id", "statement", "measured", "rel", "expected", "tolerance", "verdict"]
+    rows = []
+    for c in claims:
+        if isinstance(c, dict):
+            c = Claim(**{k: c[k] for k in Claim.__dataclass_fields__ if k in c})
+        tol = _tolerance_text(c).strip(" ()") or "-"
+        rows.append([c.id, _wrap(c.statement, width),
+                     format_value(c.measured, c.digits, c.noise_floor),
+                     _RELATION_SYMBOL[c.relation], format_value(c.expected, c.digits), tol,
+                     "PASS" if c.passed else "FAIL"])
+    widths = [max([len(headers[i])] + [len(r[i]) if isinstance(r[i], str)
+                                        else max(len(x) for x in r[i]) for r in rows])
+              for i in range(len(headers))]
+    def line(cells):
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
+    out = []
+    if title:
+        n_pass = sum(1 for r in rows if r[-1] == "PASS")
+        out.append(f"{title}: {n_pass}/{len(rows)} claims pass")
+    out.append(line(headers))
+    out.append(line(["-" * w for w in widths]))
+    for r in rows:
+        statement = r[1]
+        out.append(line([r[0], statement[0]] + r[2:]))
+        for cont in statement[1:]:
+            out.append(line(["", cont] + [""] * (len(headers) - 2)))
+    return "\n".join(out)
+
+
+def write_json_atomic(path, data) -> Path:
+    """Write ``data`` as JSON to ``path`` via a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, allow_nan=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_claims(path) -> tuple[str, list[Claim]]:
+    """Read a ledger written by :meth:`Ledger.to_json`; returns ``(paper, claims)``."""
+    data = json.loads(Path(path).read_text())
+    claims = [Claim(**{k: rec[k] for k in Claim.__dataclass_fields__ if k in rec})
+              for rec in data["claims"]]
+    return data["paper"], claims

@@ -1,0 +1,291 @@
+"""Command line: ``python -m theory verify | refresh``.
+
+``verify`` executes the notebooks (nbclient) into an output folder, collects every notebook's
+ledger into ``claims.json`` and ``claims.md``, prints one table and exits 1 if any claim failed
+or any notebook raised. ``refresh`` re-executes notebooks in place in quick mode and rewrites
+their jupytext ``py:percent`` pairs, so that the committed notebooks carry the outputs CI checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import config
+from .claims import Claim, format_value, load_claims, write_json_atomic
+
+__all__ = ["main", "discover_notebooks", "verify", "refresh"]
+
+OVERVIEW_PREFIX = "00_"
+
+
+@dataclass
+class NotebookRun:
+    """What one executed notebook produced."""
+
+    name: str
+    seconds: float = 0.0
+    error: str | None = None
+    paper: str | None = None
+    claims: list[Claim] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.claims) and all(c.passed for c in self.claims)
+
+
+def discover_notebooks(folder: Path, only: list[str] | None = None, *,
+                       include_sources: bool = False) -> list[Path]:
+    """Notebooks in ``folder`` sorted by name; ``only`` keeps names containing any pattern.
+
+    With ``include_sources``, a jupytext ``.py`` source without its ``.ipynb`` yet counts too
+    (as the ``.ipynb`` path that :func:`refresh` will create).
+    """
+    folder = Path(folder)
+    found = {p for p in folder.glob("*.ipynb")
+             if not p.name.startswith(".") and "-checkpoint" not in p.name}
+    if include_sources:
+        found |= {p.with_suffix(".ipynb") for p in folder.glob("[0-9][0-9]_*.py")}
+    notebooks = sorted(found)
+    if only:
+        notebooks = [p for p in notebooks if any(pattern in p.stem for pattern in only)]
+        if not notebooks:
+            raise ValueError(f"--only {only} matches no notebook in {folder}")
+    return notebooks
+
+
+@contextlib.contextmanager
+def _environment(**values):
+    """Temporarily set environment variables (inherited by the kernels we start)."""
+    saved = {k: os.environ.get(k) for k in values}
+    try:
+        for k, v in values.items():
+            os.environ[k] = v
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _execute(path: Path, timeout: int):
+    """Execute a notebook with nbclient in its own folder; returns ``(nb, error or None)``."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute()
+    except CellExecutionError as exc:
+        cell_index = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                           and any(o.get("output_type") == "error" for o in c.get("outputs", []))),
+                          None)
+        summary = str(exc).strip().splitlines()
+        last = summary[-1] if summary else type(exc).__name__
+        where = f"cell {cell_index}" if cell_index is not None else "a cell"
+        return nb, f"{where} raised: {last}"
+    except Exception as exc:  # kernel died, timeout, ...
+        return nb, f"{type(exc).__name__}: {exc}"
+    return nb, None
+
+
+def _run_one(path: Path, out: Path, timeout: int) -> NotebookRun:
+    import nbformat
+
+    run = NotebookRun(path.stem)
+    ledger_path = out / "claims" / f"{path.stem}.json"
+    if ledger_path.exists():
+        ledger_path.unlink()
+    start = time.perf_counter()
+    nb, run.error = _execute(path, timeout)
+    run.seconds = time.perf_counter() - start
+    (out / "notebooks").mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out / "notebooks" / path.name)
+    if ledger_path.exists():
+        run.paper, run.claims = load_claims(ledger_path)
+    elif run.error is None:
+        run.error = "the notebook published no ledger (ledger.publish was not called)"
+    return run
+
+
+def _progress(total: int):
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc="notebooks", unit="nb", file=sys.stderr)
+
+
+def verify(notebooks: list[Path], out: Path, *, full: bool = False, jobs: int = 1,
+           timeout: int = 1800) -> list[NotebookRun]:
+    """Execute ``notebooks`` into ``out`` (overview last) and return their runs."""
+    out.mkdir(parents=True, exist_ok=True)
+    papers = [p for p in notebooks if not p.name.startswith(OVERVIEW_PREFIX)]
+    overview = [p for p in notebooks if p.name.startswith(OVERVIEW_PREFIX)]
+    runs: dict[str, NotebookRun] = {}
+    bar = _progress(len(notebooks))
+    with _environment(THEORY_BUILD_DIR=str(out.resolve()), THEORY_FULL="1" if full else "0"):
+        def record(run: NotebookRun):
+            runs[run.name] = run
+            status = "ok" if run.ok else "FAILED"
+            message = f"{run.name}: {status} in {run.seconds:.1f} s"
+            if bar is not None:
+                bar.set_postfix_str(message)
+                bar.update(1)
+            else:
+                print(message, file=sys.stderr, flush=True)
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            futures = [pool.submit(_run_one, p, out, timeout) for p in papers]
+            for future in as_completed(futures):
+                record(future.result())
+        # The overview reads the other ledgers, so it runs after them.
+        for p in overview:
+            record(_run_one(p, out, timeout))
+    if bar is not None:
+        bar.close()
+    return [runs[p.stem] for p in notebooks]
+
+
+def report(runs: list[NotebookRun], out: Path, *, mode: str) -> str:
+    """Write ``claims.json`` / ``claims.md`` into ``out`` and return the printed table."""
+    records = []
+    for run in runs:
+        for c in run.claims:
+            rec = dict(c.__dict__)
+            rec["notebook"] = run.name
+            records.append(rec)
+    data = {
+        "mode": mode,
+        "notebooks": [{"name": r.name, "paper": r.paper, "seconds": round(r.seconds, 2),
+                       "error": r.error, "claims": len(r.claims),
+                       "passed": sum(c.passed for c in r.claims)} for r in runs],
+        "claims": records,
+    }
+    write_json_atomic(out / "claims.json", data)
+
+    headers = ["notebook", "claim", "expected", "measured", "verdict", "seconds"]
+    rows = []
+    for run in runs:
+        for c in run.claims:
+            rows.append([run.name, c.id, format_value(c.expected, c.digits),
+                         format_value(c.measured, c.digits, c.noise_floor),
+                         "PASS" if c.passed else "FAIL", f"{run.seconds:.1f}"])
+        if run.error:
+            rows.append([run.name, "-", "-", "-", "ERROR", f"{run.seconds:.1f}"])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+              for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    n_claims = sum(len(r.claims) for r in runs)
+    n_pass = sum(c.passed for r in runs for c in r.claims)
+    n_err = sum(r.error is not None for r in runs)
+    summary = (f"{n_pass}/{n_claims} claims pass in {len(runs)} notebooks "
+               f"({mode} mode); {n_err} notebook error(s)")
+    errors = [f"ERROR {r.name}: {r.error}" for r in runs if r.error]
+    text = "\n".join(lines + [""] + errors + ([""] if errors else []) + [summary])
+
+    md = ["# Claims", "", f"Mode: {mode}. {summary}.", "",
+          "| notebook | claim | statement | expected | measured | verdict | seconds |",
+          "|---|---|---|---|---|---|---|"]
+    for run in runs:
+        for c in run.claims:
+            md.append(f"| {run.name} | {c.id} | {c.statement.replace('|', '/')} | "
+                      f"{format_value(c.expected, c.digits)} | "
+                      f"{format_value(c.measured, c.digits, c.noise_floor)} | "
+                      f"{'PASS' if c.passed else 'FAIL'} | {run.seconds:.1f} |")
+        if run.error:
+            md.append(f"| {run.name} | - | {run.error.replace('|', '/')} | - | - | ERROR | "
+                      f"{run.seconds:.1f} |")
+    tmp = out / ".claims.md.tmp"
+    tmp.write_text("\n".join(md) + "\n")
+    os.replace(tmp, out / "claims.md")
+    return text
+
+
+def refresh(notebooks: list[Path], timeout: int = 1800) -> list[str]:
+    """Re-execute notebooks in place (quick mode) from their ``py:percent`` pairs.
+
+    The ``.py`` file is the source of the inputs when it exists; outputs come from the new
+    execution; both files of the pair are rewritten. Returns the names that raised.
+    """
+    import jupytext
+
+    failed = []
+    with _environment(THEORY_FULL="0"):
+        for path in notebooks:
+            py = path.with_suffix(".py")
+            nb = jupytext.read(py if py.exists() else path)
+            nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
+            nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
+                                         "name": "python3"}
+            tmp = path.with_name(f".{path.stem}.refresh.ipynb")
+            jupytext.write(nb, tmp)
+            start = time.perf_counter()
+            executed, error = _execute(tmp, timeout)
+            tmp.unlink()
+            print(f"{path.name}: {'ok' if error is None else error} "
+                  f"({time.perf_counter() - start:.1f} s)", file=sys.stderr, flush=True)
+            if error is not None:
+                failed.append(path.name)
+                continue
+            jupytext.write(executed, path)
+            jupytext.write(executed, py, fmt="py:percent")
+    return failed
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m theory", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("verify", help="execute the notebooks and print the claims table")
+    v.add_argument("--full", action="store_true", help="paper-scale sizes (THEORY_FULL=1)")
+    v.add_argument("--only", action="append", metavar="NAME",
+                   help="run only notebooks whose name contains NAME (repeatable)")
+    v.add_argument("--jobs", type=int, default=1, metavar="N", help="notebooks run at once")
+    v.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder (default: _build/)")
+    v.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)
+    v.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    r = sub.add_parser("refresh", help="re-execute notebooks in place (quick mode)")
+    r.add_argument("--only", action="append", metavar="NAME")
+    r.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)
+    r.add_argument("--timeout", type=int, default=1800)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    folder = args.notebooks or config.repo_root() / "notebooks"
+    try:
+        notebooks = discover_notebooks(folder, args.only,
+                                       include_sources=args.command == "refresh")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not notebooks:
+        print(f"error: no notebooks in {folder}", file=sys.stderr)
+        return 2
+    if args.command == "refresh":
+        failed = refresh(notebooks, timeout=args.timeout)
+        return 1 if failed else 0
+    if args.jobs < 1:
+        print("error: --jobs must be >= 1", file=sys.stderr)
+        return 2
+    out = args.out or config.build_dir()
+    runs = verify(notebooks, out, full=args.full, jobs=args.jobs, timeout=args.timeout)
+    print(report(runs, out, mode="full" if args.full else "quick"))
+    print(f"wrote {out / 'claims.json'} and {out / 'claims.md'}")
+    return 0 if all(r.ok for r in runs) else 1

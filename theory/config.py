@@ -1,0 +1,55 @@
+"""Run mode and sizes: quick unless the environment sets ``THEORY_FULL=1``.
+
+Quick mode keeps every notebook under about a minute on two CPU cores while still checking
+every claim; full mode runs the papers' own sizes. Notebooks pick a size with
+:func:`pick`, e.g. ``d = config.pick(quick=64, full=1000)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["SEED", "is_full", "mode", "pick", "repo_root", "build_dir", "claims_dir",
+           "figures_dir"]
+
+#: The default seed of every notebook's ``numpy.random.default_rng``.
+SEED = 20241126
+
+
+def is_full() -> bool:
+    """True when ``THEORY_FULL`` is set to ``1`` (paper-scale sizes)."""
+    value = os.environ.get("THEORY_FULL", "0").strip()
+    if value not in ("", "0", "1"):
+        raise ValueError(f"THEORY_FULL must be 0 or 1, got {value!r}")
+    return value == "1"
+
+
+def mode() -> str:
+    """``"full"`` or ``"quick"``."""
+    return "full" if is_full() else "quick"
+
+
+def pick(quick, full):
+    """The quick-mode value, or the full-mode value when ``THEORY_FULL=1``."""
+    return full if is_full() else quick
+
+
+def repo_root() -> Path:
+    """The checkout this package lives in (the parent of ``theory/``)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def build_dir() -> Path:
+    """Where ``theory verify`` writes its outputs: ``THEORY_BUILD_DIR`` or ``<repo>/_build``."""
+    return Path(os.environ.get("THEORY_BUILD_DIR") or repo_root() / "_build")
+
+
+def claims_dir() -> Path:
+    """Where notebooks publish their ledgers: ``<build dir>/claims``."""
+    return build_dir() / "claims"
+
+
+def figures_dir() -> Path:
+    """Where notebooks save their figures for slides: ``<build dir>/figures``."""
+    return build_dir() / "figures"

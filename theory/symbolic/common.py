@@ -1,0 +1,85 @@
+"""Shared sympy helpers: matrix symbols, entrywise matrix gradients, lambdify, numeric checks.
+
+Each paper's derivations live in their own module of :mod:`theory.symbolic`; they build on
+these few helpers so that "compare a symbolic expression with a numeric function at random
+points" is written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import sympy as sp
+
+from .._validate import as_int
+
+__all__ = ["matrix_symbols", "matrix_gradient", "frobenius_sq", "lambdify_numpy",
+           "max_discrepancy", "is_zero"]
+
+
+def matrix_symbols(name: str, rows: int, cols: int, **assumptions) -> sp.Matrix:
+    """A ``rows x cols`` matrix whose entries are the real symbols ``name_ij`` (1-based)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("name must be a non-empty string")
+    rows = as_int("rows", rows, minimum=1)
+    cols = as_int("cols", cols, minimum=1)
+    assumptions.setdefault("real", True)
+    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i + 1}{j + 1}", **assumptions))
+
+
+def frobenius_sq(M: sp.Matrix) -> sp.Expr:
+    """``||M||_F^2 = sum_ij M_ij^2`` (real entries)."""
+    return sum((entry**2 for entry in M), sp.Integer(0))
+
+
+def matrix_gradient(loss: sp.Expr, M: sp.Matrix) -> sp.Matrix:
+    """The matrix of partial derivatives ``(d loss / d M_ij)_ij`` (same shape as ``M``)."""
+    if not isinstance(M, sp.MatrixBase):
+        raise ValueError("M must be a sympy Matrix of symbols")
+    for entry in M:
+        if not isinstance(entry, sp.Symbol):
+            raise ValueError("M must hold plain symbols, got an entry " + str(entry))
+    return M.applyfunc(lambda m: sp.diff(loss, m))
+
+
+def lambdify_numpy(symbols: Sequence, expr) -> Callable:
+    """``sympy.lambdify`` to numpy; matrices come back as float ndarrays."""
+    func = sp.lambdify(list(symbols), expr, modules="numpy")
+
+    def wrapped(*args):
+        return np.asarray(func(*args), dtype=float)
+
+    return wrapped
+
+
+def is_zero(expr) -> bool:
+    """True when sympy simplifies ``expr`` (a scalar or a matrix) to exactly zero."""
+    if isinstance(expr, sp.MatrixBase):
+        return all(sp.simplify(e) == 0 for e in expr)
+    return sp.simplify(expr) == 0
+
+
+def max_discrepancy(expr, symbols: Sequence, numeric: Callable, rng: np.random.Generator,
+                    n_points: int = 5, scale: float = 1.0) -> float:
+    """Largest relative discrepancy between ``expr`` and ``numeric`` at random points.
+
+    Draws ``n_points`` points with i.i.d. N(0, scale^2) coordinates for ``symbols`` from
+    ``rng``, evaluates the lambdified ``expr`` and ``numeric(*values)`` at each, and returns
+    ``max |sym - num| / max(1, |sym|)`` over points and entries.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError("rng must be a numpy.random.Generator")
+    n_points = as_int("n_points", n_points, minimum=1)
+    symbols = list(symbols)
+    f = lambdify_numpy(symbols, expr)
+    worst = 0.0
+    for _ in range(n_points):
+        values = scale * rng.standard_normal(len(symbols))
+        sym = f(*values)
+        num = np.asarray(numeric(*values), dtype=float)
+        if sym.shape != num.shape:
+            num = num.reshape(sym.shape)
+        err = np.max(np.abs(sym - num) / np.maximum(1.0, np.abs(sym)))
+        worst = max(worst, float(err))
+    return worst

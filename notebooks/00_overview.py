@@ -61,7 +61,7 @@ steps = [0.02, 0.01, 0.005, 0.0025]   # learning rates, each half the previous o
 rng = np.random.default_rng(SEED)   # (this example draws nothing at random)
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("Overview: scalar two-layer linear model (worked example)")
+ledger = Ledger("Overview: scalar two-layer linear model (worked example)", seed=SEED)
 
 # %% [markdown]
 # ## The claims collected so far

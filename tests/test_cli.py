@@ -16,7 +16,7 @@ def write_notebook(path, *sources):
     nbformat.write(nb, path)
 
 
-LEDGER = "from theory.claims import Ledger\nledger = Ledger('Toy paper')\n"
+LEDGER = "from theory.claims import Ledger\nledger = Ledger('Toy paper', seed=7)\n"
 
 
 def run_verify(folder, out, *extra):
@@ -97,3 +97,41 @@ def test_notebook_without_ledger_is_an_error(tmp_path):
     result = run_verify(tmp_path, tmp_path / "out")
     assert result.returncode == 1
     assert "published no ledger" in result.stdout
+
+
+def test_claims_json_records_provenance(toy_runs):
+    root, _, _ = toy_runs
+    prov = json.loads((root / "out_mixed" / "claims.json").read_text())["provenance"]
+    assert prov["mode"] == "quick"
+    for name in ("numpy", "scipy", "sympy"):
+        assert prov["packages"][name]
+    assert prov["blas"] and all("threads" in b for b in prov["blas"])
+
+
+def test_ctrl_c_stops_cleanly_without_half_written_files(tmp_path):
+    import os
+    import signal
+    import time
+
+    write_notebook(tmp_path / "01_slow.ipynb", "import time\ntime.sleep(120)")
+    write_notebook(tmp_path / "02_queued.ipynb", "x = 1")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "theory", "verify", "--notebooks",
+                             str(tmp_path), "--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 60
+    while not (out / "claims").parent.exists() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(4)            # let the kernel start the slow cell
+    os.killpg(proc.pid, signal.SIGINT)   # what a terminal's Ctrl-C does
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
+    assert not (out / "claims.json").exists() and not (out / "claims.md").exists()
+    assert not list(out.glob(".*tmp*"))
+
+
+def test_seed_is_recorded_per_notebook(toy_runs):
+    root, _, _ = toy_runs
+    notebooks = json.loads((root / "out_mixed" / "claims.json").read_text())["notebooks"]
+    assert next(n for n in notebooks if n["name"] == "01_toy")["seed"] == 7

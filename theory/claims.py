@@ -91,10 +91,13 @@ def _as_measurement(name: str, value, relation: str):
 class Ledger:
     """Records the claims of one paper's notebook and renders them as a table or JSON."""
 
-    def __init__(self, paper: str):
+    def __init__(self, paper: str, *, seed: int | None = None):
         if not isinstance(paper, str) or not paper.strip():
             raise ValueError("paper must be a non-empty string")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"seed must be an integer or None, got {seed!r}")
         self.paper = paper
+        self.seed = None if seed is None else int(seed)
         self.claims: list[Claim] = []
 
     # -- recording -------------------------------------------------------------------------
@@ -160,7 +163,8 @@ class Ledger:
 
     def to_json(self, path) -> Path:
         """Write the ledger as JSON (atomically: temporary file, then rename)."""
-        data = {"paper": self.paper, "claims": [asdict(c) for c in self.claims]}
+        data = {"paper": self.paper, "seed": self.seed,
+                "claims": [asdict(c) for c in self.claims]}
         return write_json_atomic(path, data)
 
     def publish(self, notebook: str) -> Path:

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import config
+from . import config, provenance
 from .claims import Claim, format_value, load_claims, write_json_atomic
 
 __all__ = ["main", "discover_notebooks", "verify", "refresh"]
@@ -34,6 +34,7 @@ class NotebookRun:
     seconds: float = 0.0
     error: str | None = None
     paper: str | None = None
+    seed: int | None = None
     claims: list[Claim] = field(default_factory=list)
 
     @property
@@ -77,15 +78,24 @@ def _environment(**values):
                 os.environ[k] = v
 
 
-def _execute(path: Path, timeout: int):
-    """Execute a notebook with nbclient in its own folder; returns ``(nb, error or None)``."""
+def _execute(path: Path, timeout: int, kernels: set | None = None):
+    """Execute a notebook with nbclient in its own folder; returns ``(nb, error or None)``.
+
+    The kernel manager is added to ``kernels`` while the notebook runs, so that Ctrl-C can
+    interrupt it (jupyter starts kernels in their own session: a terminal's SIGINT does not
+    reach them).
+    """
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
+    km = KernelManager(kernel_name="python3")
+    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
+    if kernels is not None:
+        kernels.add(km)
     try:
         client.execute()
     except CellExecutionError as exc:
@@ -98,10 +108,32 @@ def _execute(path: Path, timeout: int):
         return nb, f"{where} raised: {last}"
     except Exception as exc:  # kernel died, timeout, ...
         return nb, f"{type(exc).__name__}: {exc}"
+    finally:
+        if kernels is not None:
+            kernels.discard(km)
     return nb, None
 
 
-def _run_one(path: Path, out: Path, timeout: int) -> NotebookRun:
+def _stop_kernels(kernels: set, futures, grace: float = 5.0) -> None:
+    """Interrupt every running kernel until its notebook returns; kill it after ``grace`` s.
+
+    Repeats because a kernel may still be starting when Ctrl-C arrives.
+    """
+    start = time.monotonic()
+    while any(f.running() for f in futures):
+        kill = time.monotonic() - start > grace
+        for km in list(kernels):
+            try:
+                if kill:
+                    km.shutdown_kernel(now=True)
+                else:
+                    km.interrupt_kernel()
+            except Exception:  # starting or already gone: try again on the next round
+                pass
+        time.sleep(0.2)
+
+
+def _run_one(path: Path, out: Path, timeout: int, kernels: set | None = None) -> NotebookRun:
     import nbformat
 
     run = NotebookRun(path.stem)
@@ -109,12 +141,13 @@ def _run_one(path: Path, out: Path, timeout: int) -> NotebookRun:
     if ledger_path.exists():
         ledger_path.unlink()
     start = time.perf_counter()
-    nb, run.error = _execute(path, timeout)
+    nb, run.error = _execute(path, timeout, kernels)
     run.seconds = time.perf_counter() - start
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out / "notebooks" / path.name)
     if ledger_path.exists():
         run.paper, run.claims = load_claims(ledger_path)
+        run.seed = json.loads(ledger_path.read_text()).get("seed")
     elif run.error is None:
         run.error = "the notebook published no ledger (ledger.publish was not called)"
     return run
@@ -135,6 +168,7 @@ def verify(notebooks: list[Path], out: Path, *, full: bool = False, jobs: int = 
     papers = [p for p in notebooks if not p.name.startswith(OVERVIEW_PREFIX)]
     overview = [p for p in notebooks if p.name.startswith(OVERVIEW_PREFIX)]
     runs: dict[str, NotebookRun] = {}
+    kernels: set = set()
     bar = _progress(len(notebooks))
     with _environment(THEORY_BUILD_DIR=str(out.resolve()), THEORY_FULL="1" if full else "0"):
         def record(run: NotebookRun):
@@ -147,19 +181,31 @@ def verify(notebooks: list[Path], out: Path, *, full: bool = False, jobs: int = 
             else:
                 print(message, file=sys.stderr, flush=True)
 
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(_run_one, p, out, timeout) for p in papers]
+        pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        futures = [pool.submit(_run_one, p, out, timeout, kernels) for p in papers]
+        try:
             for future in as_completed(futures):
                 record(future.result())
+        except KeyboardInterrupt:
+            # Queued notebooks are cancelled, running kernels interrupted, and no report
+            # is written, so nothing half-written is left behind.
+            for future in futures:
+                future.cancel()
+            _stop_kernels(kernels, futures)
+            pool.shutdown(wait=True, cancel_futures=True)
+            if bar is not None:
+                bar.close()
+            raise
+        pool.shutdown(wait=True)
         # The overview reads the other ledgers, so it runs after them.
         for p in overview:
-            record(_run_one(p, out, timeout))
+            record(_run_one(p, out, timeout, kernels))
     if bar is not None:
         bar.close()
     return [runs[p.stem] for p in notebooks]
 
 
-def report(runs: list[NotebookRun], out: Path, *, mode: str) -> str:
+def report(runs: list[NotebookRun], out: Path, *, mode: str, provenance: dict | None = None) -> str:
     """Write ``claims.json`` / ``claims.md`` into ``out`` and return the printed table."""
     records = []
     for run in runs:
@@ -169,8 +215,9 @@ def report(runs: list[NotebookRun], out: Path, *, mode: str) -> str:
             records.append(rec)
     data = {
         "mode": mode,
+        "provenance": provenance or {},
         "notebooks": [{"name": r.name, "paper": r.paper, "seconds": round(r.seconds, 2),
-                       "error": r.error, "claims": len(r.claims),
+                       "seed": r.seed, "error": r.error, "claims": len(r.claims),
                        "passed": sum(c.passed for c in r.claims)} for r in runs],
         "claims": records,
     }
@@ -285,7 +332,12 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --jobs must be >= 1", file=sys.stderr)
         return 2
     out = args.out or config.build_dir()
-    runs = verify(notebooks, out, full=args.full, jobs=args.jobs, timeout=args.timeout)
-    print(report(runs, out, mode="full" if args.full else "quick"))
+    try:
+        runs = verify(notebooks, out, full=args.full, jobs=args.jobs, timeout=args.timeout)
+    except KeyboardInterrupt:
+        print("\ninterrupted: no claims.json or claims.md was written", file=sys.stderr)
+        return 130
+    print(report(runs, out, mode="full" if args.full else "quick",
+                 provenance=provenance.collect(full=args.full)))
     print(f"wrote {out / 'claims.json'} and {out / 'claims.md'}")
     return 0 if all(r.ok for r in runs) else 1

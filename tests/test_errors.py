@@ -1,0 +1,24 @@
+"""The shared divergence error."""
+
+import math
+
+import pytest
+
+from theory.errors import DivergenceError, check_loss
+
+
+def test_non_finite_loss_raises_with_step_loss_and_hint():
+    with pytest.raises(DivergenceError) as info:
+        check_loss(17, math.inf)
+    assert info.value.step == 17 and math.isinf(info.value.loss)
+    message = str(info.value)
+    assert "step 17" in message and "lower the learning rate" in message
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(DivergenceError, match="step 3"):
+        check_loss(3, math.nan)
+
+
+def test_growth_bound():
+    assert check_loss(5, 99.0, initial_loss=1.0, growth_bound=100.0) == 99.0
+    with pytest.raises(DivergenceError, match="grew more than"):
+        check_loss(5, 101.0, initial_loss=1.0, growth_bound=100.0)

@@ -1,0 +1,33 @@
+"""The one exception every trainer raises when training diverges."""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["DivergenceError", "check_loss"]
+
+
+class DivergenceError(ValueError):
+    """Training diverged: the loss became non-finite or grew by more than a set factor.
+
+    Carries the step and the loss; its message ends with the hint to lower the learning rate.
+    A subclass of ``ValueError``, so a bad learning rate is reported like other bad input.
+    """
+
+    def __init__(self, step: int, loss: float, reason: str = "the loss became non-finite"):
+        self.step = int(step)
+        self.loss = float(loss)
+        super().__init__(f"training diverged at step {self.step}: {reason} (loss = {self.loss:.6g}); "
+                         "lower the learning rate")
+
+
+def check_loss(step: int, loss: float, initial_loss: float | None = None,
+               growth_bound: float = 1e8) -> float:
+    """Return ``loss``, or raise :class:`DivergenceError` if it is non-finite or exceeds
+    ``growth_bound * initial_loss`` (when ``initial_loss`` is given and positive)."""
+    loss = float(loss)
+    if not math.isfinite(loss):
+        raise DivergenceError(step, loss)
+    if initial_loss is not None and initial_loss > 0 and loss > growth_bound * initial_loss:
+        raise DivergenceError(step, loss, f"the loss grew more than {growth_bound:.0e}-fold")
+    return loss

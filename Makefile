@@ -8,12 +8,12 @@ STAMP   = $(VENV)/.installed-stamp
 NBVAL   = -p no:python --nbval-lax --nbval-current-env \
           --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: verify test unit nbval refresh bench clean
+.PHONY: verify test unit nbval refresh site readme browser bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,nb]"
+	$(PY) -m pip install --quiet -e ".[test,nb,docs]"
 	@touch $(STAMP)
 
 ## verify: run every notebook, print the claims table, exit 1 on any failed claim
@@ -21,7 +21,7 @@ verify: $(STAMP)
 	$(PY) -m theory verify $(VERIFY_ARGS)
 
 ## test: unit tests, then nbval on every notebook; fails if either fails (exit 5 included)
-test: $(STAMP)
+test: $(STAMP) browser
 	@rc=0; \
 	$(PY) -m pytest tests || rc=1; \
 	$(PY) -m pytest $(NBVAL) notebooks/ || rc=1; \
@@ -36,6 +36,25 @@ nbval: $(STAMP)
 ## refresh: re-execute notebooks in place in quick mode and sync their jupytext pairs
 refresh: $(STAMP)
 	$(PY) -m theory refresh $(if $(NB),--only $(NB))
+
+## site: static HTML book of the notebooks executed by `make verify` (_build/site/index.html)
+site: $(STAMP)
+	$(PY) -m theory site
+
+## readme: rewrite the README claims table from _build/claims.json (after `make verify`)
+readme: $(STAMP)
+	$(PY) -m theory readme
+
+## browser: Debian's Chromium for the browser test (installed when missing and we are root)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else \
+		echo "chromium not found: the browser test will be skipped (install Debian's chromium)"; \
+	fi
 
 ## bench: benchmarks, ratios measured in one run (printed, never asserted)
 bench: $(STAMP)

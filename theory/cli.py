@@ -306,6 +306,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="output folder (default: _build/)")
     v.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)
     v.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    s = sub.add_parser("site", help="render the notebooks executed by verify as a static book")
+    s.add_argument("--build", type=Path, default=None, metavar="DIR",
+                   help="the folder verify wrote (default: _build/)")
+    s.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="where to write the site (default: <build>/site)")
+    m = sub.add_parser("readme", help="rewrite the README claims table from claims.json")
+    m.add_argument("--build", type=Path, default=None, metavar="DIR")
+    m.add_argument("--readme", type=Path, default=None, help=argparse.SUPPRESS)
     r = sub.add_parser("refresh", help="re-execute notebooks in place (quick mode)")
     r.add_argument("--only", action="append", metavar="NAME")
     r.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)
@@ -313,8 +321,30 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _book_command(args) -> int:
+    from . import book
+
+    build = args.build or config.build_dir()
+    try:
+        report_data = json.loads((build / "claims.json").read_text())
+    except FileNotFoundError:
+        print(f"error: {build / 'claims.json'} does not exist: run `make verify` first",
+              file=sys.stderr)
+        return 2
+    if args.command == "site":
+        index = book.build_site(build, args.out)
+        print(f"wrote {index}")
+        return 0
+    readme = args.readme or config.repo_root() / "README.md"
+    changed = book.update_readme(readme, report_data)
+    print(f"{readme}: {'updated' if changed else 'already up to date'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in ("site", "readme"):
+        return _book_command(args)
     folder = args.notebooks or config.repo_root() / "notebooks"
     try:
         notebooks = discover_notebooks(folder, args.only,

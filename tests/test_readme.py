@@ -1,0 +1,37 @@
+"""The README claims table agrees with the claims tables of the committed notebooks.
+
+The committed notebooks carry the outputs of a quick-mode run, and nbval holds their claims
+cells to a fresh run, so their tables are a checked record; the README section (written by
+`python -m theory readme` after `make verify`) must state the same counts.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from theory import book
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_readme_claims_table_is_up_to_date():
+    committed = book.committed_claim_counts(ROOT / "notebooks")
+    assert committed, "no committed notebook prints a claims table"
+    stated = book.readme_counts(ROOT / "README.md")
+    assert stated == committed, ("README claims table is out of date: run `make verify` "
+                                 "then `make readme`")
+
+
+def test_readme_table_round_trip(tmp_path):
+    report = {"mode": "quick", "notebooks": [
+        {"name": "01_x", "paper": "Paper X", "claims": 4, "passed": 3, "seconds": 12.3},
+        {"name": "02_y", "paper": None, "claims": 0, "passed": 0, "seconds": 1.0}]}
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n\n{book.README_BEGIN}\nold\n{book.README_END}\n\nrest\n")
+    assert book.update_readme(readme, report) is True
+    assert book.readme_counts(readme) == {"01_x": (4, 3), "02_y": (0, 0)}
+    assert readme.read_text().startswith("intro") and readme.read_text().endswith("rest\n")
+    assert book.update_readme(readme, report) is False
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="markers"):
+        book.update_readme(readme, report)

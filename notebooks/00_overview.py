@@ -195,6 +195,21 @@ plotting.savefig(fig, "00_overview", "logistic_flow_vs_gd")
 plt.show()
 
 # %% [markdown]
+# ## Figures for slides
+#
+# Every figure a notebook shows is also saved, under a stable name, as PNG and SVG in
+# `_build/figures/<notebook>/<name>.png|svg` (`make verify` writes them all). This cell lists what
+# is there now.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+figures = sorted(config.figures_dir().glob("*/*.png"))
+for png in figures:
+    print(f"{png.parent.name}/{png.stem}  ({png.name}, {png.with_suffix('.svg').name})")
+if not figures:
+    print("No figures yet: run `make verify`.")
+
+# %% [markdown]
 # ## Claims
 
 # %%

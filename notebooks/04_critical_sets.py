@@ -1,0 +1,674 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Critical sets of two-layer networks: embedding, reduction and saddle branches
+#
+# **Paper.** L. Zhang, Y. Zhang, T. Luo, *Geometry of Critical Sets and Existence of Saddle
+# Branches for Two-layer Neural Networks*, arXiv:2405.17501 (2024) — "ZZL24" below.
+#
+# **What the paper claims [paper, abstract].** (1) Two operators, a *critical embedding* and a
+# *critical reduction*, are introduced. (2) Starting from one critical point they recover the
+# whole critical set that represents the same output function, and this set is hierarchical.
+# (3) Saddle branches exist in every critical set whose output function can also be represented
+# by a narrower network.
+#
+# **What we could read, and what is ours.** Only ZZL24's abstract and the start of its
+# introduction were available. The model, the assumptions and the null-neuron lemma come from the
+# same authors' follow-up, arXiv:2505.13582 ("ZZL25"), the operators from the embedding-principle
+# papers (Zhang et al. 2021, 2022: "EP21", "EP22") and the Hessian criterion from Fukumizu &
+# Amari (2000, "FA00"). Everything written out below — the explicit two-layer operators, the
+# exact identity $v^\top H v = \lambda(1-\lambda)\,\delta^\top B\,\delta$, the inertia formula and
+# every numerical check — is **[ours]: reconstructed, consistent with ZZL24's abstract and with
+# ZZL25**. No theorem numbers or notation of ZZL24 are used, because we have not seen them.
+#
+# **Vocabulary.** A *saddle* is a critical point that is not a local extremum (ZZL25's usage);
+# a *strict saddle* is a critical point whose Hessian has a negative eigenvalue. Every strict
+# saddle is a saddle, but not conversely: we meet saddles with no negative eigenvalue below
+# (claim C5d), so the two words are kept apart throughout.
+#
+# **Other references cited in the sources column.** EP21: Zhang, Zhang, Luo, Xu, NeurIPS 2021,
+# arXiv:2105.14573. EP22: Zhang, Li, Zhang, Luo, Xu, J. Mach. Learn. 2022, arXiv:2111.15527.
+# FA00: Fukumizu & Amari, Neural Networks 13 (2000). M25: Martinelli, van Meegen, Şimşek,
+# Gerstner, Brea, arXiv:2506.14951. DLS26: Ding, Li, Sun, arXiv:2606.04327 (abstract). "spec x.y"
+# points to the project's reconstruction notes `shared/papers/critical_sets.md`.
+#
+# **Setting.** $f(\theta,x)=\sum_{k=1}^m a_k\,\sigma(w_k\cdot x)$ with $\sigma=\tanh$, no bias,
+# $R(\theta)=\tfrac12\sum_i (f(\theta,x_i)-y_i)^2$, residuals $e_i=f(\theta,x_i)-y_i$.
+
+# %% tags=["parameters"]
+import matplotlib.pyplot as plt
+import numpy as np
+import sympy as sp
+from IPython.display import Math, display
+
+from theory import config, plotting
+from theory import critical_sets as cs
+from theory.claims import Ledger
+from theory.symbolic import critical_sets as sym
+
+SEED = config.SEED
+N_STARTS = config.pick(quick=6, full=40)            # multistart BFGS runs per data set
+N_LAMBDA = config.pick(quick=41, full=401)          # branch points on lambda in [-2, 3]
+N_DIRECTIONS = config.pick(quick=5, full=20)        # random perturbations for the escape test
+SYMBOLIC_DIMS = config.pick(quick=(1,), full=(1, 2))  # input dimensions for the sympy identities
+T_FLOW = 2000.0                                     # gradient-flow horizon (spec section 4.8)
+
+# Data set D (case a): five 1-D inputs over two orders of magnitude; fixed here.
+X_D = np.array([0.1, 0.5, 1.5, 4.0, 10.0])[:, None]
+Y_D = np.array([0.3, 0.2, 0.9, 0.4, 1.0])
+# Case (b): six inputs, one negative. The targets were found once by drawing residual vectors in
+# the 4-dimensional complement of the critical-point conditions of the neuron (0.9, 0.8)
+# (numpy seed 2024) until b < 0 with a positive-definite Hessian, then rounded to 4 decimals.
+X_B = np.array([-0.7, 0.15, 0.4, 1.1, 2.6, 6.0])[:, None]
+Y_B = np.array([-0.6798, 0.2815, 0.1874, 0.4836, 0.7149, 1.0544])
+# Case (c): d = 2, n = 6, same construction around the neuron (1, (0.7, -0.5)) until
+# min|eig B| / max|eig B| > 0.2 with B indefinite; inputs are rounded standard normal draws.
+X_C = np.array([[-1.39, 0.07], [0.86, 0.51], [1.81, 0.75], [0.64, -0.73], [-1.11, 1.48],
+                [0.05, 0.81]])
+Y_C = np.array([-0.7782, 0.2343, 0.6448, 1.0547, -0.813, -0.0724])
+
+# %%
+rng = np.random.default_rng(SEED)
+plotting.use_style()
+sp.init_printing(use_latex="mathjax")
+ledger = Ledger("Critical sets and saddle branches (Zhang, Zhang, Luo, arXiv:2405.17501)")
+NB = "04_critical_sets"
+SRC_OURS = "derived here (reconstruction; consistent with ZZL24 abstract and ZZL25)"
+
+
+def fmt(values, digits=4):
+    """A list of numbers as fixed-precision text (never a numpy repr)."""
+    return "[" + ", ".join(f"{v:.{digits}g}" for v in np.ravel(values)) + "]"
+
+
+def zero_tol(eigenvalues):
+    """The spec's zero tolerance for inertia counts: 1e-8 times the largest |eigenvalue|."""
+    return 1e-8 * np.max(np.abs(eigenvalues))
+
+
+# %% [markdown]
+# ## 1. The splitting embedding, derived symbolically [ours]
+#
+# Split neuron $(a, w)$ of a critical point $\theta$ with ratio $\lambda$:
+# $T_\lambda\theta$ has the neurons $(\lambda a, w)$ and $((1-\lambda)a, w)$ (EP21; FA00's
+# $\gamma$-map). We keep $\sigma$ an **undefined** sympy function, a spectator neuron $(c, v)$
+# and three samples, so the identities hold for every $C^2$ activation and every data set.
+# The wide network has parameters $(a_A, a_B, w_A, w_B, c, v)$.
+
+# %%
+identities = {}
+for d_sym in SYMBOLIC_DIMS:
+    s = sym.split_setting(3, d_sym)
+    out_diff = sym.split_output_difference(s)
+    grad_res = sym.split_gradient_identity(s)
+    quad_lhs, quad_rhs = sym.split_quadratic_form(s)
+    cross = sym.split_cross_terms(s)
+    identities[d_sym] = {
+        "output": sym.vanishes(out_diff),
+        "gradient": sym.vanishes(grad_res),
+        "quadratic form": sym.vanishes(quad_lhs - quad_rhs),
+        "cross terms": sym.vanishes(cross),
+    }
+    print(f"d = {d_sym}: " + ", ".join(f"{k}: {'identically 0' if v else 'NOT zero'}"
+                                      for k, v in identities[d_sym].items()))
+# Display (d = 1): the same objects written with the narrow residuals e_i = f(theta, x_i) - y_i,
+# which T_lam leaves unchanged (output preservation).
+s1 = sym.split_setting(3, 1)
+e_sym = sp.symbols("e_1:4", real=True)
+emb = s1.embedding()
+xs = [x[0] for x in s1.X]
+grad_wA = sum(e_i * sp.diff(s1.f_wide(x), s1.wA[0]).xreplace(emb) for e_i, x in zip(e_sym, s1.X))
+z = sp.Symbol("z", real=True)
+b_sym = s1.a * sum(e_i * sp.Derivative(sym.sigma(z), (z, 2)).subs(z, s1.w[0] * x_i) * x_i**2
+                   for e_i, x_i in zip(e_sym, xs))
+display(Math(r"\partial_{w_A}R\,(T_\lambda\theta) = " + sp.latex(sp.factor(grad_wA.doit()))
+             + r" = \lambda\,\partial_w R(\theta)"))
+display(Math(r"v^\top H(T_\lambda\theta)\, v = \lambda(1-\lambda)\,\delta^2\, b,\qquad b = "
+             + sp.latex(b_sym)))
+
+# %%
+multi_lhs, multi_rhs = sym.multi_split_quadratic_form(3, 3)
+null_block = sym.null_neuron_hessian(3, 1)
+phi_ids = sym.null_function_identities(3)
+extra_ids = {"three-way split form": sym.vanishes(multi_lhs - multi_rhs),
+             "null-neuron block": sym.vanishes(null_block),
+             "phi(w) = dR/da and a phi'(w) = dR/dw": sym.vanishes(list(phi_ids))}
+print(", ".join(f"{k}: {'identically 0' if v else 'NOT zero'}" for k, v in extra_ids.items()))
+
+ledger.check("S1", "f(T_lam theta, x) = f(theta, x) and the gradient identity dR/da_A = dR/da_B "
+             "= dR_n/da, dR/dw_A = lam dR_n/dw, dR/dw_B = (1-lam) dR_n/dw hold identically "
+             "(sympy, undefined sigma)",
+             all(v["output"] and v["gradient"] for v in identities.values()), True,
+             relation="true", source=SRC_OURS + "; EP21, FA00 Thm 1")
+ledger.check("S2", "v^T H v = lam(1-lam) delta^T B delta at every T_lam theta; cross terms with "
+             "output-preserving directions vanish exactly when dR_n/dw = 0 (sympy)",
+             all(v["quadratic form"] and v["cross terms"] for v in identities.values()), True,
+             relation="true", source=SRC_OURS + "; FA00 Thm 3 / M25 App. A.1")
+ledger.check("S3", "three-way split: v^T H v = b sum_j lam_j delta_j^2 on sum_j lam_j delta_j = 0; "
+             "null block [[0, c], [c, 0]]; w_bar is a double root of phi (sympy)",
+             all(extra_ids.values()), True, relation="true", source=SRC_OURS)
+
+# %% [markdown]
+# The gradient identity says that **if $\theta$ is critical, every point of the line
+# $\{T_\lambda\theta:\lambda\in\mathbb R\}$ is critical**, for any data and loss: a
+# sample-independent critical branch. The quadratic form says that along the direction
+# $v=((1-\lambda)\delta,\,-\lambda\delta)$ on the two copies' input weights (which changes the
+# output only at second order) the curvature is $\lambda(1-\lambda)\,\delta^\top B\delta$ with
+#
+# $$B = a\sum_i e_i\,\sigma''(w\cdot x_i)\,x_i x_i^\top .$$
+#
+# At a critical point with $a\neq0$ the cross terms vanish, the Hessian is block-diagonal in a
+# suitable basis, and Sylvester's law of inertia gives **[ours]**
+#
+# $$\operatorname{inertia} H_{\text{wide}}(\lambda)=\operatorname{inertia}H_{\text{narrow}}
+#   +(0,1,0)+\operatorname{inertia}\big(\lambda(1-\lambda)B\big).$$
+
+# %% [markdown]
+# ## 2. C1 — a narrow critical point that is not a global minimum
+#
+# Width 1 on data set $D$ ($n=5>m(d+1)=2$, so $R>0$ generically). Multistart BFGS
+# (gtol $10^{-12}$), then Newton polishing.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+points_D = cs.find_critical_points(X_D, Y_D, 1, rng, n_starts=N_STARTS)
+for p in points_D:
+    print(f"(a, w) = {fmt(p.theta, 6)}, R = {p.loss:.6g}, |grad| = {p.grad_norm:.1e}, "
+          f"eig H = {fmt(p.eigenvalues)}")
+
+# %%
+star = next(p for p in points_D if p.eigenvalues[0] > 0)    # a strict local minimum
+theta_star, R_star, H_eig_star = star.theta, star.loss, star.eigenvalues
+a_bar, w_bar = theta_star
+b_D = cs.fa_matrix(theta_star, X_D, Y_D, 0)[0, 0]
+cond_D = H_eig_star[-1] / H_eig_star[0]
+print(f"theta* = (a, w) = ({a_bar:.6f}, {w_bar:.6f}),  R(theta*) = {R_star:.6f}")
+print(f"eig H_narrow = {fmt(H_eig_star)},  cond = {cond_D:.3g},  b = {b_D:.5f}")
+ledger.check("C1a", "narrow critical point: ||grad R(theta*)|| after BFGS + Newton",
+             float(np.linalg.norm(cs.gradient(theta_star, X_D, Y_D))), 1e-10, relation="le",
+             source="spec 4.1 (ZZL25 model)", noise_floor=1e-13)
+ledger.check("C1b", "the critical point is not a global minimum: R(theta*)", R_star, 1e-3,
+             relation="ge", source="spec 4.1", digits=4)
+ledger.check("C1c", "H_narrow is well conditioned (cond < 1e10) and positive definite: min eig",
+             float(H_eig_star[0]) if cond_D < 1e10 else -1.0, 0.0, relation="ge",
+             source="spec 6 (conditioning)", digits=4)
+
+# %% [markdown]
+# ## 3. C2 — the operators preserve the output function [paper: abstract; forms ours]
+#
+# Split line $L_1=\{(\lambda a, \bar w, (1-\lambda)a, \bar w)\}$, its sign-flipped twin
+# $L_2=\{(\lambda a, \bar w, -(1-\lambda) a, -\bar w)\}$ (odd $\sigma$), and null neurons
+# $(\theta^*, 0, w')$. Equality is checked as functions, on a 201-point grid of $[-5, 5]$, not
+# only on the samples.
+
+# %%
+x_grid = np.linspace(-5, 5, 201)[:, None]
+f_narrow = cs.forward(theta_star, x_grid)
+wide_points = ([cs.split_neuron(theta_star, 1, 0, lam) for lam in (-1.0, 0.3, 2.0)]
+               + [cs.flip_split_neuron(theta_star, 1, 0, lam) for lam in (-1.0, 0.3, 2.0)]
+               + [cs.null_embed(theta_star, 1, [w]) for w in (0.0, 0.7, -2.3)])
+out_err = max(np.max(np.abs(cs.forward(th, x_grid) - f_narrow)) for th in wide_points)
+print(f"max |f_wide - f_narrow| over {len(wide_points)} embedded points: {out_err:.2e}")
+ledger.check("C2", "output preservation: max |f_wide - f_narrow| on x in [-5, 5] (L1 at lam = "
+             "-1, 0.3, 2; L2 twins; null neurons)", out_err, 1e-12, relation="le",
+             source="paper abstract (embedding operator); spec 4.2", noise_floor=1e-14)
+
+# %% [markdown]
+# ## 4. C3 — the split line is a sample-independent critical branch
+
+# %%
+lambdas = np.linspace(-2.0, 3.0, N_LAMBDA)
+scan_D = cs.branch_scan(theta_star, X_D, Y_D, 0, lambdas)
+print(f"max ||grad R|| on the branch: {scan_D.grad_norms.max():.2e}; "
+      f"max |R - R*|: {np.max(np.abs(scan_D.losses - R_star)):.2e}")
+ledger.check("C3a", f"critical branch: max ||grad R(T_lam theta*)|| over {N_LAMBDA} lam in [-2, 3]",
+             float(scan_D.grad_norms.max()), 1e-10, relation="le",
+             source="paper abstract; EP21; spec 4.3", noise_floor=1e-13)
+ledger.check("C3b", "constant loss on the branch: max |R(T_lam theta*) - R(theta*)|",
+             float(np.max(np.abs(scan_D.losses - R_star))), 1e-12, relation="le",
+             source="spec 4.3", noise_floor=1e-14)
+
+# %% [markdown]
+# ## 5. C4 — the Hessian criterion on the branch [ours; FA00 Thm 3 as restated in M25]
+#
+# For $d=1$, $B=b=a\sum_i e_i\tanh''(\bar w x_i)x_i^2$. **A**: the exact identity
+# $v^\top H v=\lambda(1-\lambda)b$ ($\delta=1$) at every branch point, relative error measured
+# against $\max(|\lambda(1-\lambda)b|, |b|)$ (the right side vanishes at $\lambda=0,1$).
+# **B**: the inertia formula, zero tolerance $10^{-8}\max|\mathrm{eig}|$.
+
+# %%
+def criterion_errors(theta, X, y, scan):
+    """Quadratic-form relative errors and inertia mismatches along a split-branch scan."""
+    d = X.shape[1]
+    B = cs.fa_matrix(theta, X, y, 0)
+    H_n = np.linalg.eigvalsh(cs.hessian(theta, X, y))
+    delta = np.ones(d) / np.sqrt(d)
+    scale = abs(delta @ B @ delta)
+    rel, mismatches = [], 0
+    for lam, th, eig in zip(scan.parameter, scan.thetas, scan.eigenvalues):
+        v = cs.split_direction(theta, d, 0, lam, delta)
+        lhs = v @ cs.hessian(th, X, y) @ v
+        rhs = lam * (1 - lam) * delta @ B @ delta
+        rel.append(abs(lhs - rhs) / max(abs(rhs), scale))
+        tol = zero_tol(eig)
+        mismatches += cs.inertia(eig, tol) != cs.predicted_split_inertia(H_n, B, lam, tol)
+    return float(np.max(rel)), int(mismatches), B, H_n
+
+
+relerr_D, mism_D, B_D, _ = criterion_errors(theta_star, X_D, Y_D, scan_D)
+for lam in (-1.0, 0.5, 1.5):
+    eig = np.linalg.eigvalsh(cs.hessian(cs.split_neuron(theta_star, 1, 0, lam), X_D, Y_D))
+    tol = zero_tol(eig)
+    print(f"lam = {lam:+.1f}: eig H_wide = {fmt(eig)}, inertia {cs.inertia(eig, tol)}, "
+          f"predicted {cs.predicted_split_inertia(H_eig_star, B_D, lam, tol)}")
+ledger.check("C4A", "v^T H v = lam(1-lam) b on the branch: max relative error", relerr_D, 1e-10,
+             relation="le", source=SRC_OURS + "; spec 4.4", noise_floor=1e-13)
+ledger.check("C4B", "inertia(H_wide) = inertia(H_narrow) + (0,1,0) + inertia(lam(1-lam) b): "
+             f"number of mismatches over {N_LAMBDA} lam", mism_D, 0, relation="le",
+             source=SRC_OURS + "; spec 4.4")
+
+# %% [markdown]
+# ## 6. C5 — a strict-saddle sub-branch exists whenever $B\neq0$ [paper: abstract; criterion ours]
+#
+# Three cases. (a) $b>0$, $H_{\text{narrow}}\succ0$ (data set $D$): strict saddles exactly for
+# $\lambda\notin[0,1]$, the open segment $(0,1)$ holds non-strict local minima. (b) $b<0$,
+# $H_{\text{narrow}}\succ0$: strict saddles exactly for $\lambda\in(0,1)$. (c) $d=2$, $B$
+# indefinite: every $\lambda\notin\{0,1\}$ has $\mathrm{neg}(H_{\text{narrow}})+1$ negative
+# eigenvalues.
+
+# %%
+def strict_saddle_mask(scan):
+    """lam-points whose Hessian has an eigenvalue below -1e-8 max|eig|."""
+    return np.array([eig[0] < -zero_tol(eig) for eig in scan.eigenvalues])
+
+
+def negative_counts(scan):
+    return np.array([cs.inertia(eig, zero_tol(eig))[0] for eig in scan.eigenvalues])
+
+
+outside = (lambdas < 0) | (lambdas > 1)
+inside = (lambdas > 0) & (lambdas < 1)
+mask_D = strict_saddle_mask(scan_D)
+print(f"case (a): b = {b_D:.5f}, min eig H_narrow = {H_eig_star[0]:.5f}; strict saddles at "
+      f"{mask_D.sum()} of {N_LAMBDA} lam, all outside [0, 1]: {bool(np.all(mask_D == outside))}")
+ledger.check("C5a", "case (a) b > 0, H_narrow > 0: lam-points where 'strict saddle' <=> "
+             "'lam not in [0,1]' fails (count)",
+             int(np.sum(mask_D != outside)) if (b_D > 0 and H_eig_star[0] > 0) else N_LAMBDA,
+             0, relation="le", source=SRC_OURS + "; FA00; spec 4.5a")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+points_B = cs.find_critical_points(X_B, Y_B, 1, rng, n_starts=N_STARTS)
+for p in points_B:
+    print(f"(a, w) = {fmt(p.theta, 6)}, R = {p.loss:.6g}, eig H = {fmt(p.eigenvalues)}, "
+          f"b = {cs.fa_matrix(p.theta, X_B, Y_B, 0)[0, 0]:.4g}")
+
+# %%
+theta_B = next(p.theta for p in points_B if p.eigenvalues[0] > 0
+               and cs.fa_matrix(p.theta, X_B, Y_B, 0)[0, 0] < 0)
+R_B = cs.loss(theta_B, X_B, Y_B)
+H_eig_B = np.linalg.eigvalsh(cs.hessian(theta_B, X_B, Y_B))
+b_B = cs.fa_matrix(theta_B, X_B, Y_B, 0)[0, 0]
+scan_B = cs.branch_scan(theta_B, X_B, Y_B, 0, lambdas)
+mask_B = strict_saddle_mask(scan_B)
+relerr_B, mism_B, _, _ = criterion_errors(theta_B, X_B, Y_B, scan_B)
+print(f"case (b): theta = ({theta_B[0]:.6f}, {theta_B[1]:.6f}), R = {R_B:.6f}, b = {b_B:.5f}, "
+      f"eig H_narrow = {fmt(H_eig_B)}, max |grad| on branch = {scan_B.grad_norms.max():.1e}")
+print(f"strict saddles at {mask_B.sum()} of {N_LAMBDA} lam, all inside (0, 1): "
+      f"{bool(np.all(mask_B == inside))}; inertia mismatches {mism_B}, quad-form error "
+      f"{relerr_B:.1e}")
+ledger.check("C5b", "case (b) b < 0, H_narrow > 0: lam-points where 'strict saddle' <=> "
+             "'lam in (0,1)' fails, plus inertia-formula mismatches (count)",
+             int(np.sum(mask_B != inside)) + mism_B
+             if (b_B < 0 and H_eig_B[0] > 0 and scan_B.grad_norms.max() < 1e-10) else N_LAMBDA,
+             0, relation="le", source=SRC_OURS + "; FA00; spec 4.5b")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+points_C = cs.find_critical_points(X_C, Y_C, 1, rng, n_starts=N_STARTS)
+for p in points_C:
+    print(f"(a, w) = {fmt(p.theta, 6)}, R = {p.loss:.6g}, eig H = {fmt(p.eigenvalues)}, "
+          f"eig B = {fmt(np.linalg.eigvalsh(cs.fa_matrix(p.theta, X_C, Y_C, 0)))}")
+
+# %%
+def b_ratio(theta):
+    eb = np.linalg.eigvalsh(cs.fa_matrix(theta, X_C, Y_C, 0))
+    return eb[0] * eb[-1] < 0, np.min(np.abs(eb)) / np.max(np.abs(eb))
+
+
+theta_C = next(p.theta for p in points_C if b_ratio(p.theta)[0] and b_ratio(p.theta)[1] > 0.05)
+H_eig_C = np.linalg.eigvalsh(cs.hessian(theta_C, X_C, Y_C))
+eig_B_C = np.linalg.eigvalsh(cs.fa_matrix(theta_C, X_C, Y_C, 0))
+scan_C = cs.branch_scan(theta_C, X_C, Y_C, 0, lambdas)
+neg_C = negative_counts(scan_C)
+neg_narrow_C = cs.inertia(H_eig_C, zero_tol(H_eig_C))[0]
+off = (lambdas != 0) & (lambdas != 1)
+relerr_C, mism_C, _, _ = criterion_errors(theta_C, X_C, Y_C, scan_C)
+print(f"case (c): theta = {fmt(theta_C, 6)}, R = {cs.loss(theta_C, X_C, Y_C):.6f}, "
+      f"eig B = {fmt(eig_B_C)} (ratio {b_ratio(theta_C)[1]:.3f}), neg(H_narrow) = {neg_narrow_C}")
+print(f"negative counts off lam in {{0, 1}}: {sorted(set(neg_C[off].tolist()))}; at lam in "
+      f"{{0, 1}}: {sorted(set(neg_C[~off].tolist()))}; inertia mismatches {mism_C}")
+ledger.check("C5c", "case (c) d = 2, B indefinite: lam not in {0,1} with neg(H_wide) != "
+             "neg(H_narrow) + 1, plus inertia-formula mismatches (count)",
+             int(np.sum(neg_C[off] != neg_narrow_C + 1)) + mism_C
+             if scan_C.grad_norms.max() < 1e-10 else N_LAMBDA, 0, relation="le",
+             source=SRC_OURS + "; FA00, DLS26; spec 4.5c")
+
+# %% [markdown]
+# **Saddle, not strict saddle.** In case (a) the branch endpoint $\lambda=1$ is
+# $(\theta^*, 0, \bar w)$: its Hessian has no negative eigenvalue, yet it is a saddle. It lies in
+# the null-neuron family $(\theta^*, 0, w')$, all of the same loss; for $w'=\bar w+\eta$ the
+# gradient in $a_{\text{new}}$ is $\varphi(w')\ne0$, and since $R$ is quadratic in
+# $a_{\text{new}}$, the step $a_{\text{new}}=-\varphi(w')/\sum_i\tanh^2(w'x_i)$ lowers the loss
+# by exactly $\varphi(w')^2/(2\sum_i\tanh^2(w'x_i))$ (ZZL25's saddle mechanism). Points of lower
+# loss exist at every distance $\eta$.
+
+# %%
+def best_null_step(theta, X, y, w_prime):
+    """(theta, a_new, w') with the loss-minimising a_new, and its loss."""
+    phi = cs.null_function(np.array([w_prime]), theta, X, y)
+    a_new = -phi / np.sum(np.tanh(w_prime * X[:, 0]) ** 2)
+    th = cs.pack(np.append(theta[:1], a_new), np.array([[theta[1]], [w_prime]]))
+    return th, cs.loss(th, X, y)
+
+
+i_end = int(np.argmin(np.abs(lambdas - 1.0)))         # the branch point lam = 1
+eig_end = scan_D.eigenvalues[i_end]
+drops = []
+for eta in (1e-1, 3e-2, 1e-2):
+    th, R_near = best_null_step(theta_star, X_D, Y_D, w_bar + eta)
+    drops.append(R_near - R_star)
+    dist = np.linalg.norm(th - scan_D.thetas[i_end])
+    print(f"eta = {eta:.0e}: distance {dist:.2e}, R - R* = {R_near - R_star:.3e}")
+print(f"min eig H at lam = 1: {eig_end[0]:.2e} (zero tolerance {zero_tol(eig_end):.1e})")
+ledger.check("C5d", "lam = 1 in case (a) is a saddle but not a strict saddle: no eigenvalue "
+             "< -tol, and a lower loss at distance ~eta for eta = 0.1, 0.03, 0.01 (all hold)",
+             bool(eig_end[0] >= -zero_tol(eig_end) and max(drops) < 0), True, relation="true",
+             source="ZZL25 Lemma A.1.2 / Prop. 4.2.1; spec 2.6 Route A")
+
+# %% [markdown]
+# ### Figures: the loss along the branch and the spectrum against $\lambda$
+#
+# Along the branch the loss is constant; what changes is the curvature across it. The left panel
+# shows $R(T_\lambda\theta^*+\varepsilon v_\lambda)-R(\theta^*)\approx\tfrac12\varepsilon^2
+# \lambda(1-\lambda)b$ ($\varepsilon=10^{-2}$), coloured by the sign of the smallest Hessian
+# eigenvalue; the other panels show the whole spectrum (symlog scale) for the three cases.
+
+# %%
+eps = 1e-2
+fine = np.linspace(-2.0, 3.0, 201)
+fig, axes = plotting.figure("triple", ncols=3)
+for ax, (name, theta, X, y, b) in zip(
+        axes[:2], [("(a) data D, b > 0", theta_star, X_D, Y_D, b_D),
+                   ("(b) b < 0", theta_B, X_B, Y_B, b_B)]):
+    R0 = cs.loss(theta, X, y)
+    bump = np.array([cs.loss(cs.split_neuron(theta, 1, 0, lam)
+                             + eps * cs.split_direction(theta, 1, 0, lam, [1.0]), X, y) - R0
+                     for lam in fine])
+    sc = cs.branch_scan(theta, X, y, 0, fine)
+    neg = strict_saddle_mask(sc)
+    ax.plot(fine, 0.5 * eps**2 * fine * (1 - fine) * b, "k-", lw=0.8,
+            label=r"$\frac{1}{2}\varepsilon^2\lambda(1-\lambda)b$")
+    ax.scatter(fine[neg], bump[neg], s=8, c="C3", label="strict saddle (min eig < 0)")
+    ax.scatter(fine[~neg], bump[~neg], s=8, c="C0", label="min eig >= 0")
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.set(title=name, xlabel=r"$\lambda$", ylabel=r"$R(T_\lambda\theta+\varepsilon v)-R^*$")
+    ax.legend()
+for k, (name, sc) in enumerate([("(a)", scan_D), ("(b)", scan_B), ("(c) d = 2", scan_C)]):
+    for j in range(sc.eigenvalues.shape[1]):
+        axes[2].plot(sc.parameter, sc.eigenvalues[:, j], color=f"C{k}", lw=1,
+                     label=name if j == 0 else None)
+axes[2].set_yscale("symlog", linthresh=1e-3)
+axes[2].axhline(0, color="grey", lw=0.6)
+axes[2].set(title="Hessian spectrum on the branch", xlabel=r"$\lambda$", ylabel="eigenvalue")
+axes[2].legend()
+plotting.savefig(fig, NB, "branch_landscape_spectrum")
+plt.show()
+
+# %% [markdown]
+# ## 7. C6 — null neurons [ZZL25 Prop. 4.2.1; block form ours]
+#
+# (a) $(\theta^*, 0, 0)$ is critical for any data since $\tanh(0)=0$, and
+# $H=\mathrm{blockdiag}(H_{\text{narrow}}, [[0,c],[c,0]])$ with $c=\sum_i e_ix_i$: a strict
+# saddle with eigenvalues $\pm|c|$. (b) $(\theta^*, 0, w')$ is critical iff
+# $\varphi(w')=\sum_i e_i\tanh(w'x_i)=0$: roots $0$, $\pm\bar w$ (double, since
+# $\varphi'(\bar w)=\partial_wR/a=0$), plus sample-dependent pairs. At a *simple* root the
+# $(a_{\text{new}},w_{\text{new}})$ block is $[[\sum\tanh^2, \varphi'],[\varphi', 0]]$, so we
+# predict a strict saddle there [ours]. (c) Away from the roots the gradient is non-zero and a
+# small step against it lowers $R$ below $R(\theta^*)$ — the saddle mechanism.
+
+# %%
+null0 = cs.null_embed(theta_star, 1)
+H0 = cs.hessian(null0, X_D, Y_D)
+perm = np.concatenate([cs.neuron_indices(2, 1, 0), cs.neuron_indices(2, 1, 1)])
+c_D = cs.residuals(theta_star, X_D, Y_D) @ X_D[:, 0]
+expected_block = np.zeros((4, 4))
+expected_block[:2, :2] = cs.hessian(theta_star, X_D, Y_D)
+expected_block[2, 3] = expected_block[3, 2] = c_D
+block_err = np.max(np.abs(H0[np.ix_(perm, perm)] - expected_block)) / np.max(np.abs(H0))
+eig0 = np.linalg.eigvalsh(H0)
+pm_err = max(np.min(np.abs(eig0 - c_D)), np.min(np.abs(eig0 + c_D))) / abs(c_D)
+print(f"c = {c_D:.6f}; eig H(theta*, 0, 0) = {fmt(eig0)}")
+ledger.check("C6a-grad", "null neuron (theta*, 0, 0) is critical: ||grad R||",
+             float(np.linalg.norm(cs.gradient(null0, X_D, Y_D))), 1e-10, relation="le",
+             source="EP22; ZZL25 sec. 4.1; spec 4.6a", noise_floor=1e-13)
+ledger.check("C6a-block", "H = blockdiag(H_narrow, [[0, c], [c, 0]]): max relative deviation",
+             float(block_err), 1e-10, relation="le", source=SRC_OURS + "; spec 4.6a",
+             noise_floor=1e-14)
+ledger.check("C6a-eig", "eigenvalues include +|c| and -|c| (strict saddle): relative distance",
+             float(pm_err), 1e-10, relation="le", source=SRC_OURS + "; spec 4.6a",
+             noise_floor=1e-13)
+
+# %%
+roots = cs.null_function_roots(theta_star, X_D, Y_D, w_max=8.0, n_grid=4001,
+                               extra=(0.0, w_bar, -w_bar))
+sample_dep = roots[(np.abs(roots) > 1e-9) & (np.abs(np.abs(roots) - abs(w_bar)) > 1e-9)]
+null_points = [cs.null_embed(theta_star, 1, [r]) for r in roots]
+root_grads = [np.linalg.norm(cs.gradient(th, X_D, Y_D)) for th in null_points]
+min_eigs = {r: np.linalg.eigvalsh(cs.hessian(cs.null_embed(theta_star, 1, [r]), X_D, Y_D))[0]
+            for r in sample_dep}
+print(f"roots of phi in [-8, 8]: {fmt(roots, 6)}")
+print("sample-dependent roots and min Hessian eigenvalue: "
+      + ", ".join(f"w' = {r:+.6f}: {e:.4g}" for r, e in min_eigs.items()))
+ledger.check("C6b", f"(theta*, 0, w') is critical at all {len(roots)} roots of phi "
+             "(0, +-w_bar, sample-dependent): max ||grad R||", float(max(root_grads)), 1e-10,
+             relation="le", source="ZZL25 Prop. 4.2.1; spec 4.6b", noise_floor=1e-13)
+ledger.check("C6b-strict", f"all {len(sample_dep)} sample-dependent roots (simple roots of phi) "
+             "are strict saddles (min eig < 0)",
+             bool(len(sample_dep) > 0 and all(e < -1e-8 for e in min_eigs.values())), True,
+             relation="true", source=SRC_OURS + "; spec 4.6b")
+
+# %%
+w_test = np.linspace(-5, 5, 101)
+away = np.min(np.abs(w_test[:, None] - roots[None, :]), axis=1) > 0.05
+grad_norms, optimal_drop, fixed_lowers, fixed_predicted = [], [], [], []
+for w_p in w_test[away]:
+    th = cs.null_embed(theta_star, 1, [w_p])
+    g = cs.gradient(th, X_D, Y_D)                  # g[1] = phi(w'), the a_new component
+    curvature = np.sum(np.tanh(w_p * X_D[:, 0]) ** 2)
+    grad_norms.append(np.linalg.norm(g))
+    best = th.copy()
+    best[1] = -g[1] / curvature                    # R is quadratic in a_new: exact minimiser
+    optimal_drop.append(cs.loss(best, X_D, Y_D) - R_star)
+    fixed = th.copy()
+    fixed[1] = -1e-3 * np.sign(g[1])               # the spec's fixed step of size 1e-3
+    fixed_lowers.append(cs.loss(fixed, X_D, Y_D) < R_star)
+    fixed_predicted.append(1e-3 < 2 * abs(g[1]) / curvature)
+fixed_lowers, fixed_predicted = np.array(fixed_lowers), np.array(fixed_predicted)
+print(f"{len(grad_norms)} null points (theta*, 0, w') with w' in [-5, 5] at distance > 0.05 "
+      f"from the roots: min ||grad R|| = {min(grad_norms):.3e}, "
+      f"max loss change after the step a_new = -phi/sum tanh^2 = {max(optimal_drop):.3e}")
+print(f"fixed step 1e-3: lowers R at {fixed_lowers.sum()} of {len(fixed_lowers)} points; "
+      f"the exact condition 1e-3 < 2|phi|/sum tanh^2 predicts {fixed_predicted.sum()}; "
+      f"disagreements {int(np.sum(fixed_lowers != fixed_predicted))}")
+ledger.check("C6c", f"saddle mechanism at {len(grad_norms)} null points away from the roots of "
+             "phi: ||grad R|| > 0 and a step in a_new lowers R below R* (max R - R* after the "
+             "step; min ||grad|| > 0 is required)",
+             float(max(optimal_drop)) if min(grad_norms) > 0 else 1.0, 0.0, relation="le",
+             source="ZZL25 Lemma A.1.2, Prop. 4.2.1; spec 4.6c", digits=3)
+ledger.check("C6c-step", "the spec's fixed step 1e-3 lowers R exactly where 1e-3 < "
+             "2|phi(w')| / sum_i tanh^2(w' x_i) (number of disagreements)",
+             int(np.sum(fixed_lowers != fixed_predicted)), 0, relation="le",
+             source=SRC_OURS + "; corrects spec 4.6c")
+
+# %% [markdown]
+# **Correction to the spec's check 4.6c.** The spec asks that a step of fixed size $10^{-3}$ in
+# $a_{\text{new}}$ lower the loss at every $w'$ away from the roots. Because $R$ is exactly
+# quadratic in $a_{\text{new}}$, $R(a_{\text{new}})=R^*+a_{\text{new}}\varphi(w')+\tfrac12
+# a_{\text{new}}^2\sum_i\tanh^2(w'x_i)$, a step of size $s$ against the gradient lowers the loss
+# iff $s<2|\varphi(w')|/\sum_i\tanh^2(w'x_i)$. Near the double roots $\pm\bar w$ and the flat
+# roots near $\pm4.46$ that bound is below $10^{-3}$, so the fixed step overshoots there (the
+# numbers are printed above). What holds — and is what the saddle mechanism needs — is that a
+# *small enough* step always lowers the loss; the check C6c uses the exact minimiser
+# $a_{\text{new}}=-\varphi/\sum\tanh^2$, and C6c-step confirms the fixed-step outcome point
+# by point against the exact condition.
+
+# %% [markdown]
+# ### The width 1 → 2 critical set for the output function of $\theta^*$ [ours]
+#
+# A projection on the second neuron's $(a_B, w_B)$ plane: the split line $L_1$ ($w_B=\bar w$),
+# its twin $L_2$ ($w_B=-\bar w$) and the isolated null points on $a_B=0$; permutations of the two
+# neurons add the mirror images. Finitely many lines and points.
+
+# %%
+fig, ax = plotting.figure("single")
+lam_line = np.linspace(-2, 3, 201)
+for sign, label in ((1, r"$L_1$: $w_B=\bar w$"), (-1, r"$L_2$: $w_B=-\bar w$")):
+    aB = sign * (1 - lam_line) * a_bar
+    strict = (lam_line < 0) | (lam_line > 1) if b_D > 0 else (lam_line > 0) & (lam_line < 1)
+    ax.plot(aB[strict], np.full(strict.sum(), sign * w_bar), ".", ms=2, color="C3")
+    ax.plot(aB[~strict], np.full((~strict).sum(), sign * w_bar), ".", ms=2, color="C0")
+    ax.annotate(label, (aB[-1], sign * w_bar), textcoords="offset points", xytext=(0, 6))
+kinds = ["strict saddle" if r in min_eigs or abs(r) < 1e-9 else "degenerate saddle"
+         for r in roots]
+for r, kind in zip(roots, kinds):
+    ax.plot(0, r, "o" if kind == "strict saddle" else "s", mfc="none",
+            color="C3" if kind == "strict saddle" else "k", ms=7)
+ax.plot([], [], ".", color="C3", label="strict saddles")
+ax.plot([], [], ".", color="C0", label="non-strict minima (segment)")
+ax.plot([], [], "o", mfc="none", color="C3", label=r"null point, root of $\varphi$")
+ax.plot([], [], "s", mfc="none", color="k", label=r"null point at $\pm\bar w$ (saddle)")
+ax.set(xlabel=r"$a_B$", ylabel=r"$w_B$",
+       title=r"critical set $\{f(\theta,\cdot)=f(\theta^*,\cdot)\}$, width 2")
+ax.legend(loc="lower left")
+plotting.savefig(fig, NB, "critical_set_width2")
+plt.show()
+
+# %% [markdown]
+# ## 8. C7 — the reduction operator [paper: abstract; explicit form ours]
+#
+# Red merges neurons with equal (or, for odd $\sigma$, opposite) input weights and deletes
+# neurons with zero output weight or zero input weight. It maps every embedded point back to
+# $\theta^*$, and every width-2 critical point of C6 to a width-1 critical point.
+
+# %%
+red_err = max(np.max(np.abs(cs.reduce_network(th, 1) - theta_star)) for th in scan_D.thetas)
+flips = [cs.flip_split_neuron(theta_star, 1, 0, lam) for lam in lambdas]
+red_err = max(red_err, max(np.max(np.abs(cs.reduce_network(th, 1) - theta_star))
+                           for th in flips))
+reduced = [cs.reduce_network(th, 1) for th in null_points + [null0]]
+red_grad = max(np.linalg.norm(cs.gradient(th, X_D, Y_D)) for th in reduced)
+print(f"max |Red(T_lam theta*) - theta*| over L1 and L2: {red_err:.1e}; "
+      f"max ||grad R|| after reducing {len(reduced)} null critical points: {red_grad:.1e}")
+ledger.check("C7a", "Red(T_lam theta*) = theta* on L1 and L2: max |difference|",
+             float(red_err), 1e-12, relation="le", source="paper abstract; spec 2.4, 4.7",
+             noise_floor=1e-14)
+ledger.check("C7b", "reducing the width-2 critical points of C6 gives critical points: "
+             "max ||grad R||", float(red_grad), 1e-10, relation="le",
+             source="paper abstract; spec 4.7", noise_floor=1e-13)
+
+# %% [markdown]
+# ## 9. C8 — escape dynamics [ours; spec 4.8]
+#
+# Gradient flow $\dot\theta=-\nabla R$ (LSODA, rtol $10^{-10}$, $T=2000$) on data set $D$
+# ($b>0$). From a strict saddle, $T_{-1}\theta^*+10^{-4}e_{\min}$, the flow must leave the
+# branch and end below $R(\theta^*)-10^{-6}$. From the non-strict minimum segment,
+# $T_{0.5}\theta^*\pm10^{-4}u$ for random unit $u$, the loss must never drop below
+# $R(\theta^*)-10^{-10}$ and the flow must return to the branch.
+#
+# (The ZZL25 §5 toy with its published inputs and residual curve is not reproduced: its numbers
+# were not available to us.)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+th_saddle = cs.split_neuron(theta_star, 1, 0, -1.0)
+w_eig, v_eig = np.linalg.eigh(cs.hessian(th_saddle, X_D, Y_D))
+e_min = v_eig[:, 0] * np.sign(v_eig[np.argmax(np.abs(v_eig[:, 0])), 0])   # fixed sign
+escape = cs.gradient_flow(th_saddle + 1e-4 * e_min, X_D, Y_D, T_FLOW)
+th_min = cs.split_neuron(theta_star, 1, 0, 0.5)
+dirs = rng.standard_normal((N_DIRECTIONS, 4))
+dirs /= np.linalg.norm(dirs, axis=1, keepdims=True)
+stays = [cs.gradient_flow(th_min + s * 1e-4 * u, X_D, Y_D, T_FLOW) for u in dirs for s in (1, -1)]
+print(f"escape: R(T) - R* = {escape.losses[-1] - R_star:.4e}, "
+      f"final theta = {fmt(escape.thetas[-1])}, "
+      f"final ||grad R|| = {np.linalg.norm(cs.gradient(escape.thetas[-1], X_D, Y_D)):.1e}")
+
+# %%
+final_drop = escape.losses[-1] - R_star
+min_stay = min(np.min(fl.losses) for fl in stays) - R_star
+branch_dist = max(cs.split_line_residual(fl.thetas[-1], theta_star, 1, 0) for fl in stays)
+print(f"escape from the strict saddle lam = -1: R(T) - R* = {final_drop:.4f} "
+      f"(min eig {w_eig[0]:.4f})")
+print(f"{len(stays)} flows from lam = 0.5: min_t R - R* = {min_stay:.1e}, "
+      f"max distance of the end point from the split line = {branch_dist:.1e}")
+ledger.check("C8a", "escape from the strict saddle T_{-1} theta* + 1e-4 e_min: R(T) - R(theta*)",
+             float(final_drop), -1e-6, relation="le", source=SRC_OURS + "; spec 4.8",
+             digits=4)
+ledger.check("C8b", f"{len(stays)} flows from the minimum segment T_0.5 theta* +- 1e-4 u: "
+             "min_t R(t) - R(theta*)", float(min_stay), -1e-10, relation="ge",
+             source=SRC_OURS + "; spec 4.8", noise_floor=1e-12)
+ledger.check("C8c", "...and they return to the branch: max distance of the end point from the "
+             "split line", float(branch_dist), 1e-6, relation="le",
+             source=SRC_OURS + "; spec 4.8", noise_floor=1e-9)
+
+# %%
+fig, ax = plotting.figure("single")
+ax.plot(escape.t[1:], escape.losses[1:] - R_star, color="C3",
+        label=r"from $T_{-1}\theta^*+10^{-4}e_{\min}$ (strict saddle)")
+for j, fl in enumerate(stays):
+    ax.plot(fl.t[1:], fl.losses[1:] - R_star, color="C0", lw=0.8, alpha=0.7,
+            label=r"from $T_{0.5}\theta^*\pm10^{-4}u$ (minimum segment)" if j == 0 else None)
+ax.set_xscale("log")
+ax.set_yscale("symlog", linthresh=1e-10)
+ax.axhline(0, color="grey", lw=0.6)
+ax.set(xlabel="t", ylabel=r"$R(\theta(t)) - R(\theta^*)$", title="gradient flow near the branch")
+ax.legend(loc="lower left")
+plotting.savefig(fig, NB, "escape_loss")
+plt.show()
+
+# %% [markdown]
+# The perturbations of the minimum segment decay back to the branch (they land on a nearby
+# branch point, since the branch direction has zero curvature), and the loss never goes below
+# $R(\theta^*)$ by more than round-off: the open segment $\lambda\in(0,1)$ behaves as a set of
+# non-strict local minima, as FA00's criterion predicts for $b>0$. The trajectory from the strict
+# saddle leaves the branch along $e_{\min}$ and lowers the loss; at $T$ it is still drifting
+# slowly (the printed final gradient norm is not zero), so we check only the loss drop, not where
+# the flow ends.
+
+# %% [markdown]
+# ## Claims
+#
+# S1–S3 are sympy identities, C1–C8 the checks of spec section 4. Sources: "paper abstract"
+# marks the three statements ZZL24's abstract makes (embedding/reduction operators; same-output
+# critical sets; saddle branches); everything tagged "derived here" is our reconstruction.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(ledger.table())
+
+# %%
+ledger.publish("04_critical_sets")
+ledger.assert_all()

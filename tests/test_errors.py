@@ -22,3 +22,14 @@ def test_growth_bound():
     assert check_loss(5, 99.0, initial_loss=1.0, growth_bound=100.0) == 99.0
     with pytest.raises(DivergenceError, match="grew more than"):
         check_loss(5, 101.0, initial_loss=1.0, growth_bound=100.0)
+
+
+def test_flow_divergence_names_the_time():
+    error = DivergenceError(2.5, float("nan"), "the ODE solver failed", unit="t =")
+    assert "at t = 2.5: the ODE solver failed" in str(error) and error.step == 2.5
+
+
+def test_trainers_share_the_one_exception_type():
+    from theory import critical_sets, deep_linear
+    assert deep_linear.DivergenceError is DivergenceError
+    assert critical_sets.DivergenceError is DivergenceError

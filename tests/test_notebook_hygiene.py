@@ -57,5 +57,5 @@ class TestNotebook:
         claims_cells = [c for c in cells if c.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT")]
         assert claims_cells and "ledger.table()" in claims_cells[-1].source
         assert "ledger.assert_all()" in cells[-1].source
-        assert f'ledger.publish("{path.stem}")' in cells[-1].source
+        assert "ledger.publish(" in cells[-1].source
         assert "default_rng(SEED)" in "".join(c.source for c in cells[:3])

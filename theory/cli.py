@@ -92,7 +92,7 @@ def _execute(path: Path, timeout: int, kernels: set | None = None):
 
     nb = nbformat.read(path, as_version=4)
     km = KernelManager(kernel_name="python3")
-    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3",
+    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     if kernels is not None:
         kernels.add(km)

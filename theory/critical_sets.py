@@ -44,6 +44,7 @@ import scipy.optimize
 from scipy.integrate import solve_ivp
 
 from ._validate import as_float, as_float_array, as_int
+from .errors import DivergenceError
 from .progress import progress as _progress
 
 __all__ = [
@@ -57,10 +58,6 @@ __all__ = [
     "BranchScan", "branch_scan", "split_line_residual",
     "FlowResult", "gradient_flow",
 ]
-
-
-class DivergenceError(ValueError):
-    """The loss became non-finite during an optimisation or a gradient flow."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,7 +316,7 @@ def newton_polish(theta, X, y, activation="tanh", *, steps: int = 20,
     for step in range(steps):
         value, g = loss_and_gradient(theta, X, y, activation)
         if not np.isfinite(value):
-            raise DivergenceError(f"Newton polishing diverged at step {step}: loss {value}")
+            raise DivergenceError(step, value, "Newton polishing produced a non-finite loss")
         if np.linalg.norm(g) < tol:
             break
         H = hessian(theta, X, y, activation)
@@ -676,11 +673,11 @@ def gradient_flow(theta0, X, y, t_max, activation="tanh", *, n_eval: int = 200,
     sol = solve_ivp(rhs, (0.0, t_max), theta0, method=method, t_eval=t_eval, rtol=rtol,
                     atol=atol, **kwargs)
     if not sol.success or not np.all(np.isfinite(sol.y)):
-        raise DivergenceError(f"gradient flow failed near t = {sol.t[-1] if sol.t.size else 0}: "
-                              f"{sol.message}")
+        raise DivergenceError(sol.t[-1] if sol.t.size else 0.0, np.nan,
+                              f"the ODE solver failed ({sol.message})", unit="t =")
     thetas = sol.y.T
     losses = np.array([loss(th, X, y, act) for th in thetas])
     if not np.all(np.isfinite(losses)):
         bad = int(np.argmax(~np.isfinite(losses)))
-        raise DivergenceError(f"loss became non-finite at t = {sol.t[bad]}: {losses[bad]}")
+        raise DivergenceError(sol.t[bad], losses[bad], unit="t =")
     return FlowResult(sol.t, thetas, losses)

@@ -38,6 +38,7 @@ from scipy.linalg.blas import dgemm as _dgemm
 
 from . import linalg
 from ._validate import as_choice, as_float, as_float_array, as_int, as_matrix_stack
+from .errors import DivergenceError
 from .progress import progress as _progress
 
 __all__ = [
@@ -74,16 +75,6 @@ __all__ = [
     "layer_alignment",
     "completion_errors",
 ]
-
-
-class DivergenceError(ValueError):
-    """The training loss became non-finite; ``step`` and ``loss`` say where."""
-
-    def __init__(self, step: int, loss: float):
-        self.step = int(step)
-        self.loss = float(loss)
-        super().__init__(f"training diverged at step {self.step}: loss = {self.loss!r} "
-                         "(non-finite); reduce the step size")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,15 +10,17 @@ __all__ = ["DivergenceError", "check_loss"]
 class DivergenceError(ValueError):
     """Training diverged: the loss became non-finite or grew by more than a set factor.
 
-    Carries the step and the loss; its message ends with the hint to lower the learning rate.
+    Carries where it happened (``step``: an iteration, or a time for a flow, with
+    ``unit="t ="``) and the ``loss``; its message ends with the hint to lower the learning rate.
     A subclass of ``ValueError``, so a bad learning rate is reported like other bad input.
     """
 
-    def __init__(self, step: int, loss: float, reason: str = "the loss became non-finite"):
-        self.step = int(step)
+    def __init__(self, step, loss, reason: str = "the loss became non-finite", *,
+                 unit: str = "step"):
+        self.step = step
         self.loss = float(loss)
-        super().__init__(f"training diverged at step {self.step}: {reason} (loss = {self.loss:.6g}); "
-                         "lower the learning rate")
+        super().__init__(f"training diverged at {unit} {step:g}: {reason} "
+                         f"(loss = {self.loss:.6g}); lower the learning rate")
 
 
 def check_loss(step: int, loss: float, initial_loss: float | None = None,

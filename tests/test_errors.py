@@ -30,6 +30,7 @@ def test_flow_divergence_names_the_time():
 
 
 def test_trainers_share_the_one_exception_type():
-    from theory import critical_sets, deep_linear
+    from theory import critical_sets, deep_linear, effective_rank
+    assert effective_rank.DivergenceError is DivergenceError
     assert deep_linear.DivergenceError is DivergenceError
     assert critical_sets.DivergenceError is DivergenceError

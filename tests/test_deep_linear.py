@@ -431,6 +431,16 @@ def test_separation_rate_and_fit():
     (lambda r: dl.train(np.ones((2, 3, 3)), np.ones((3, 3)), lr=0.1, steps=3, lr_scale=[1.0]),
      "lr_scale"),
     (lambda r: dl.train(np.ones((2, 3, 3)), np.ones((3, 3)), lr=0.1, steps=3, tol=-1.0), "tol"),
+    (lambda r: dl.train(np.ones((2, 3, 3)), np.ones((3, 3)), lr=0.1, steps=3, betas=0.9),
+     "betas"),
+    (lambda r: dl.train(np.ones((2, 3, 3)), np.ones((3, 3)), lr=0.1, steps=3, betas=(0.9,)),
+     "betas"),
+    (lambda r: dl.train(np.ones((2, 3, 3)), np.ones((3, 3)), lr=0.1, steps=3,
+                        optimizer=np.ones(2)), "optimizer"),
+    (lambda r: dl.observation_mask((3, 0), 0.5, r), "shape"),
+    (lambda r: dl.observation_mask(-3, 0.5, r), "shape"),
+    (lambda r: dl.observation_mask((), 0.5, r), "shape"),
+    (lambda r: dl.observation_mask((3, 3), 0.5, 0), "rng"),
     (lambda r: dl.invariant_frame(np.ones((2, 3, 3)), np.ones((3, 3)), 1), "weights0"),
     (lambda r: dl.invariant_frame(np.ones((2, 3, 4)), np.ones((3, 3)), 1), "weights0"),
     (lambda r: dl.invariant_frame(dl.orthogonal_init(4, 2, 1.0, r), np.ones((3, 3)), 1), "target"),
@@ -459,6 +469,12 @@ def test_separation_rate_and_fit():
 def test_bad_input_raises_value_error_naming_the_argument(rng, call, match):
     with pytest.raises(ValueError, match=match):
         call(rng)
+
+
+@pytest.mark.parametrize("shape", [None, "3x3", 2.5, (3.0, 3)])
+def test_observation_mask_shape_of_the_wrong_kind(rng, shape):
+    with pytest.raises(TypeError, match="shape"):
+        dl.observation_mask(shape, 0.5, rng)
 
 
 def test_frame_functions_validate_shapes(rng):

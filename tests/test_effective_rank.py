@@ -534,3 +534,41 @@ def test_bad_inputs_raise_value_errors_naming_the_argument(grid):
         sym.sine_tail_energy([], 0)
     with pytest.raises(ValueError, match="snapshots"):
         er.stack_snapshots([])
+
+
+def test_bad_inputs_of_the_list_and_curve_functions(grid):
+    x, w = grid
+    f = er.staircase_target(x)
+    net = small_net(widths=(1, 4, 1), n_runs=1)
+    other = small_net(widths=(1, 3, 1), n_runs=1)
+    with pytest.raises(TypeError, match="snapshots"):
+        er.stack_snapshots(None)
+    with pytest.raises(TypeError, match="snapshots"):
+        er.stack_snapshots(np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"snapshots\[1\]"):
+        er.stack_snapshots([net, "not a net"])
+    with pytest.raises(ValueError, match=r"snapshots\[1\] differs"):
+        er.stack_snapshots([net, other])
+    stacked = er.stack_snapshots((net, net))
+    assert stacked.weights[0].shape == (2,) + net.weights[0].shape
+    with pytest.raises(TypeError, match="params"):
+        er.gd_update(1e308, [np.ones(2)], 0.1)
+    with pytest.raises(ValueError, match=r"params\[0\]"):
+        er.gd_update([np.array([np.nan, 1.0])], [np.ones(2)], 0.1)
+    with pytest.raises(ValueError, match="params"):
+        er.gd_update([], [], 0.1)
+    with pytest.raises(TypeError, match="errors"):
+        er.fitted_decay_rates("not a number")
+    with pytest.raises(ValueError, match="errors"):
+        er.fitted_decay_rates(np.ones(5))
+    with pytest.raises(ValueError, match="optimizer"):
+        er.train(net, x, w, f, steps=2, lr=1e-3, log_every=1, optimizer=["gd"])
+    with pytest.raises(TypeError, match="desc"):
+        er.train(net, x, w, f, steps=2, lr=1e-3, log_every=1, desc=None)
+    features = np.tanh(np.array([[1.0, 2.0]]) * x + np.array([0.1, -0.3]))
+    with pytest.raises(ValueError, match="w must be non-negative"):
+        er.frozen_feature_gd(features, -w, f, eta=0.1, steps=3)
+    with pytest.raises(ValueError, match="features"):
+        er.frozen_feature_gd(np.hstack([features, np.zeros_like(x)]), w, f, eta=0.1, steps=3)
+    with pytest.raises(er.DivergenceError, match="lower the learning rate"):
+        er.frozen_feature_gd(features, w, f, eta=1e300, steps=3)

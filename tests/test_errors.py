@@ -24,6 +24,27 @@ def test_growth_bound():
         check_loss(5, 101.0, initial_loss=1.0, growth_bound=100.0)
 
 
+@pytest.mark.parametrize("kwargs, kind, name", [
+    ({"step": -1, "loss": 1.0}, ValueError, "step"),
+    ({"step": "3", "loss": 1.0}, TypeError, "step"),
+    ({"step": 3, "loss": "1.0"}, TypeError, "loss"),
+    ({"step": 3, "loss": None}, TypeError, "loss"),
+    ({"step": 3, "loss": [1.0, 2.0]}, TypeError, "loss"),
+    ({"step": 3, "loss": 1.0, "initial_loss": float("nan")}, ValueError, "initial_loss"),
+    ({"step": 3, "loss": 1.0, "growth_bound": 0.0}, ValueError, "growth_bound"),
+])
+def test_check_loss_bad_input_names_the_argument(kwargs, kind, name):
+    with pytest.raises(kind, match=name) as info:
+        check_loss(**kwargs)
+    assert not isinstance(info.value, DivergenceError)
+
+
+def test_check_loss_accepts_numpy_scalars():
+    import numpy as np
+    assert check_loss(np.int64(2), np.float32(0.5)) == 0.5
+    assert check_loss(0.25, np.array(1.5)) == 1.5          # a flow reports a time
+
+
 def test_flow_divergence_names_the_time():
     error = DivergenceError(2.5, float("nan"), "the ODE solver failed", unit="t =")
     assert "at t = 2.5: the ODE solver failed" in str(error) and error.step == 2.5

@@ -396,6 +396,18 @@ def test_bad_network_inputs():
         rf.bias_metric([np.zeros((2, 2))])
 
 
+def test_within_cluster_spread_bad_inputs():
+    Z = np.arange(12.0).reshape(4, 3)
+    with pytest.raises(ValueError, match="labels must be an integer array"):
+        rf.within_cluster_spread(Z, np.array([0.0, 0.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="labels must use every label"):
+        rf.within_cluster_spread(Z, np.array([0, 0, 2, 2]))
+    with pytest.raises(ValueError, match="labels must be non-negative"):
+        rf.within_cluster_spread(Z, np.array([0, -1, 1, 1]))
+    with pytest.raises(ValueError, match="Z"):
+        rf.within_cluster_spread(np.ones(4), np.array([0, 0, 1, 1]))
+
+
 def test_bad_flow_inputs():
     rng = np.random.default_rng(19)
     X, Ybar, labels, theta0 = two_clusters(rng)

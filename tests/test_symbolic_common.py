@@ -52,7 +52,38 @@ def test_lambdify_and_max_discrepancy_detect_a_wrong_function():
     (lambda: max_discrepancy(sp.Symbol("x"), [sp.Symbol("x")], lambda a: a, 0), "rng"),
     (lambda: max_discrepancy(sp.Symbol("x"), [sp.Symbol("x")], lambda a: a,
                              np.random.default_rng(0), n_points=0), "n_points"),
+    (lambda: max_discrepancy(sp.Symbol("x"), [sp.Symbol("x")], lambda a: a,
+                             np.random.default_rng(0), scale=0.0), "scale"),
+    (lambda: max_discrepancy(sp.log(sp.Symbol("x")), [sp.Symbol("x")], np.log,
+                             np.random.default_rng(0), n_points=20), "numeric"),
+    (lambda: max_discrepancy(sp.exp(sp.Symbol("x")), [sp.Symbol("x")], np.exp,
+                             np.random.default_rng(0), scale=1e300), "scale"),
+    (lambda: is_zero(float("nan")), "expr"),
 ])
 def test_bad_input(call, name):
     with pytest.raises(ValueError, match=name):
         call()
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda: frobenius_sq([[1, 2]]), "M"),
+    (lambda: frobenius_sq(np.ones((2, 2))), "M"),
+    (lambda: lambdify_numpy("x y", sp.Symbol("x")), "symbols"),
+    (lambda: lambdify_numpy([sp.Symbol("x"), "y"], sp.Symbol("x")), "symbols"),
+    (lambda: lambdify_numpy(np.zeros(0), sp.Symbol("x")), "symbols"),
+    (lambda: lambdify_numpy([sp.Symbol("x")], "x + 1"), "expr"),
+    (lambda: lambdify_numpy([sp.Symbol("x")], None), "expr"),
+    (lambda: is_zero("0"), "expr"),
+    (lambda: is_zero(None), "expr"),
+    (lambda: is_zero(np.zeros(2)), "expr"),
+    (lambda: max_discrepancy(sp.Symbol("x"), [sp.Symbol("x")], None, np.random.default_rng(0)),
+     "numeric"),
+])
+def test_wrong_kind_of_input_raises_type_error(call, name):
+    with pytest.raises(TypeError, match=name):
+        call()
+
+
+def test_plain_numbers_are_sympy_constants():
+    assert is_zero(0) and not is_zero(1.5)
+    np.testing.assert_array_equal(lambdify_numpy([], sp.Integer(3))(), 3.0)

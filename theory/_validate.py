@@ -74,6 +74,52 @@ def as_float(name: str, value, *, minimum: float | None = None, maximum: float |
 
 def as_choice(name: str, value, choices) -> str:
     """One of a fixed set of strings."""
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:  # no hashing of arrays and lists
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def as_shape(name: str, value) -> tuple:
+    """An array shape: a positive integer or a non-empty sequence of positive integers."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        value = (value,)
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "iu":
+        value = value.tolist()
+    if not isinstance(value, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of positive integers, got {value!r}")
+    if not value:
+        raise ValueError(f"{name} must have at least one dimension, got {tuple(value)}")
+    return tuple(as_int(name, s, minimum=1) for s in value)
+
+
+def as_generator(name: str, value) -> np.random.Generator:
+    """A :class:`numpy.random.Generator` (``ValueError`` otherwise, as the trainers always did)."""
+    if not isinstance(value, np.random.Generator):
+        raise ValueError(f"{name} must be a numpy.random.Generator, got {type(value).__name__}")
+    return value
+
+
+def as_array_list(name: str, value) -> list:
+    """A non-empty list or tuple of finite float arrays (``name[i]`` named in the error)."""
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a list of arrays, got {type(value).__name__}")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    return [as_float_array(f"{name}[{i}]", a) for i, a in enumerate(value)]
+
+
+def as_sympy(name: str, value):
+    """A sympy expression or matrix; a finite Python/numpy real number is sympified.
+
+    Strings are refused (``sympify`` would parse them as code), as are ``None``, numpy arrays
+    and non-finite floats.
+    """
+    import sympy as sp  # a heavy import, only needed by the symbolic helpers
+
+    if isinstance(value, (sp.Basic, sp.MatrixBase)):
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if not np.isfinite(float(value)):
+            raise ValueError(f"{name} must be finite, got {value}")
+        return sp.sympify(value)
+    raise TypeError(f"{name} must be a sympy expression or matrix, got {type(value).__name__}")

@@ -43,7 +43,7 @@ import scipy.linalg
 import scipy.optimize
 from scipy.integrate import solve_ivp
 
-from ._validate import as_float, as_float_array, as_int
+from ._validate import as_float, as_float_array, as_generator, as_int
 from .errors import DivergenceError
 from .progress import progress as _progress
 
@@ -358,8 +358,7 @@ def find_critical_points(X, y, width: int, rng: np.random.Generator, activation=
     max_abs = as_float("max_abs", max_abs, minimum=0.0, strict_minimum=True)
     bfgs_maxiter = as_int("bfgs_maxiter", bfgs_maxiter, minimum=1)
     max_cond = as_float("max_cond", max_cond, minimum=1.0)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator")
+    rng = as_generator("rng", rng)
     _as_problem(np.zeros(width * (X.shape[1] + 1)), X, y)
     act = get_activation(activation)
     d = X.shape[1]

@@ -37,7 +37,8 @@ import numpy as np
 from scipy.linalg.blas import dgemm as _dgemm
 
 from . import linalg
-from ._validate import as_choice, as_float, as_float_array, as_int, as_matrix_stack
+from ._validate import (as_choice, as_float, as_float_array, as_generator, as_int,
+                        as_matrix_stack, as_shape)
 from .errors import DivergenceError
 from .progress import progress as _progress
 
@@ -82,9 +83,7 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 def _check_rng(rng) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator")
-    return rng
+    return as_generator("rng", rng)
 
 
 def haar_orthogonal(n: int, rng, size: tuple | int | None = None) -> np.ndarray:
@@ -174,7 +173,7 @@ def low_rank_target(d: int, singular_values, rng, *, d_out: int | None = None) -
 
 def observation_mask(shape, fraction: float, rng) -> np.ndarray:
     """A 0/1 float mask with exactly ``floor(fraction * #entries)`` ones at random positions."""
-    shape = tuple(as_int("shape", s, minimum=1) for s in shape)
+    shape = as_shape("shape", shape)
     fraction = as_float("fraction", fraction, minimum=0.0, maximum=1.0)
     rng = _check_rng(rng)
     size = int(np.prod(shape))
@@ -447,6 +446,8 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
     stride = as_int("stride", stride, minimum=1)
     optimizer = as_choice("optimizer", optimizer, {"gd", "momentum", "adam"})
     momentum = as_float("momentum", momentum, minimum=0.0, maximum=1.0)
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
     b1, b2 = (as_float("betas", b, minimum=0.0, maximum=1.0) for b in betas)
     adam_eps = as_float("adam_eps", adam_eps, minimum=0.0, strict_minimum=True)
     tol = None if tol is None else as_float("tol", tol, minimum=0.0)

@@ -37,13 +37,14 @@ Contents
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.stats
 
 from . import linalg
-from ._validate import as_choice, as_float, as_float_array, as_int
+from ._validate import as_array_list, as_choice, as_float, as_float_array, as_generator, as_int
 from .errors import DivergenceError
 from .progress import progress as _progress
 
@@ -145,9 +146,22 @@ class MLP:
 
 def stack_snapshots(snapshots) -> MLP:
     """Stack a list of networks of equal shape along a new leading (time) axis."""
+    if isinstance(snapshots, (str, bytes, np.ndarray)) or not isinstance(snapshots, Iterable):
+        raise TypeError(f"snapshots must be a list of MLPs, got {type(snapshots).__name__}")
     snapshots = list(snapshots)
     if not snapshots:
         raise ValueError("snapshots must not be empty")
+    layouts = []
+    for i, s in enumerate(snapshots):
+        _check_mlp(f"snapshots[{i}]", s)
+        layouts.append((s.activation, [np.shape(W) for W in s.weights],
+                        [np.shape(b) for b in s.biases]))
+        if layouts[i] != layouts[0]:
+            raise ValueError(f"snapshots[{i}] differs in shape or activation from snapshots[0]")
+    return _stack_snapshots(snapshots)
+
+
+def _stack_snapshots(snapshots) -> MLP:
     first = snapshots[0]
     n_layers = len(first.weights)
     return MLP(tuple(np.stack([s.weights[l] for s in snapshots]) for l in range(n_layers)),
@@ -199,8 +213,7 @@ def xavier_init(widths, rng, n_runs=None, activation="tanh") -> MLP:
     axis (``None``: no run axis). Our reference initialisation (spec section 3.1).
     """
     widths = _check_widths(widths)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator")
+    rng = as_generator("rng", rng)
     as_choice("activation", activation, set(ACTIVATIONS))
     runs = () if n_runs is None else (as_int("n_runs", n_runs, minimum=1),)
     weights, biases = [], []
@@ -223,8 +236,7 @@ def structured_first_layer(net, rng, gamma=15.0, domain=(-1.0, 1.0)) -> MLP:
     (arXiv:2412.05144 v3, abstract). Every other layer is left as it is.
     """
     net = _check_mlp("net", net)
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator")
+    rng = as_generator("rng", rng)
     gamma = as_float("gamma", gamma, minimum=0.0, strict_minimum=True)
     domain = as_float_array("domain", domain, ndim=1)
     if domain.shape != (2,) or not domain[1] > domain[0]:
@@ -376,6 +388,8 @@ class AdamState:
 
 
 def _check_pairs(params, grads):
+    params = as_array_list("params", params)
+    grads = as_array_list("grads", grads)
     if len(params) != len(grads):
         raise ValueError(f"grads has {len(grads)} arrays for {len(params)} parameters")
     for i, (p, g) in enumerate(zip(params, grads)):
@@ -450,6 +464,8 @@ def train(net, x, w, f, *, steps, lr, optimizer="adam", log_every=20, progress=F
     log_every = as_int("log_every", log_every, minimum=1)
     if steps % log_every:
         raise ValueError(f"steps ({steps}) must be a multiple of log_every ({log_every})")
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a string, got {desc!r}")
     params = net.params()
     state = AdamState.zeros_like(params)
     losses = np.empty((steps + 1,) + net.batch_shape)
@@ -468,7 +484,7 @@ def train(net, x, w, f, *, steps, lr, optimizer="adam", log_every=20, progress=F
                 params, state = _adam_update(params, grads, state, lr, 0.9, 0.999, 1e-8)
             else:
                 params = [p - lr * g for p, g in zip(params, grads)]
-    return TrainingRun(losses, np.arange(0, steps + 1, log_every), stack_snapshots(snapshots),
+    return TrainingRun(losses, np.arange(0, steps + 1, log_every), _stack_snapshots(snapshots),
                        net.with_params(params))
 
 
@@ -739,6 +755,8 @@ def frozen_feature_gd(features, w, f, *, eta, steps):
     """
     features = as_float_array("features", features, ndim=2)
     w = as_float_array("w", w, ndim=1)
+    if np.any(w < 0):
+        raise ValueError("w must be non-negative (quadrature weights)")
     f = as_float_array("f", f, min_ndim=1)
     f = f.reshape(f.shape[0], -1)
     if f.shape[1] != 1 or f.shape[0] != features.shape[0] or w.shape[0] != features.shape[0]:
@@ -751,20 +769,25 @@ def frozen_feature_gd(features, w, f, *, eta, steps):
     b = Phi_W.T @ f_W
     lam, V = np.linalg.eigh(M)
     lam, V = lam[::-1], V[:, ::-1]
+    if np.any(lam == 0):
+        raise ValueError("features (weighted by w) must give a Gram matrix with no exactly zero "
+                         "eigenvalue: e_k is undefined along its null space")
     a = np.zeros(M.shape[0])
     errors = np.empty((steps + 1, M.shape[0]))
-    for t in range(steps + 1):
-        grad = 2.0 * (M @ a - b)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        for t in range(steps + 1):
+            grad = 2.0 * (M @ a - b)
+            if not np.all(np.isfinite(grad)):
+                raise DivergenceError(t, np.sum((Phi_W @ a - f_W) ** 2))
             errors[t] = (V.T @ grad) / (2.0 * lam)
-        a = a - eta * grad
+            a = a - eta * grad
     return lam, errors
 
 
 def fitted_decay_rates(errors) -> np.ndarray:
     """Least-squares slope of ``log |e_k(t)|`` against ``t`` for every column ``k``."""
-    errors = np.asarray(errors, dtype=float)
-    if errors.ndim != 2 or errors.shape[0] < 2:
+    errors = as_float_array("errors", errors, ndim=2).astype(float, copy=False)
+    if errors.shape[0] < 2:
         raise ValueError(f"errors must have shape (T >= 2, n), got {errors.shape}")
     if not np.all(np.isfinite(errors)) or np.any(errors == 0):
         raise ValueError("errors must be finite and non-zero")

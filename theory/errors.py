@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import math
+import numbers
+
+import numpy as np
+
+from ._validate import as_float
 
 __all__ = ["DivergenceError", "check_loss"]
 
@@ -27,9 +32,22 @@ def check_loss(step: int, loss: float, initial_loss: float | None = None,
                growth_bound: float = 1e8) -> float:
     """Return ``loss``, or raise :class:`DivergenceError` if it is non-finite or exceeds
     ``growth_bound * initial_loss`` (when ``initial_loss`` is given and positive)."""
-    loss = float(loss)
+    as_float("step", step, minimum=0.0)      # an iteration or a time; kept as given
+    loss = _real_scalar("loss", loss)
+    if initial_loss is not None:
+        initial_loss = as_float("initial_loss", initial_loss)
+    growth_bound = as_float("growth_bound", growth_bound, minimum=0.0, strict_minimum=True)
     if not math.isfinite(loss):
         raise DivergenceError(step, loss)
     if initial_loss is not None and initial_loss > 0 and loss > growth_bound * initial_loss:
         raise DivergenceError(step, loss, f"the loss grew more than {growth_bound:.0e}-fold")
     return loss
+
+
+def _real_scalar(name: str, value) -> float:
+    """``value`` as a float, NaN and inf included (they are the divergence being detected)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
+        return float(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return float(value)

@@ -108,18 +108,18 @@ def _targets(name: str, Y, X: np.ndarray) -> np.ndarray:
     return Y
 
 
-def _groups(groups, n_points: int) -> tuple[np.ndarray, int]:
+def _groups(groups, n_points: int, name: str = "groups") -> tuple[np.ndarray, int]:
     if groups is None:
         return np.zeros(n_points, dtype=int), 1
     g = np.asarray(groups)
     if g.shape != (n_points,) or g.dtype.kind not in "iu":
-        raise ValueError(f"groups must be an integer array of shape ({n_points},), got "
+        raise ValueError(f"{name} must be an integer array of shape ({n_points},), got "
                          f"{g.dtype} {g.shape}")
     if g.min() < 0:
-        raise ValueError("groups must be non-negative")
+        raise ValueError(f"{name} must be non-negative")
     n_groups = int(g.max()) + 1
     if np.any(np.bincount(g, minlength=n_groups) == 0):
-        raise ValueError("groups must use every label 0..K-1 at least once")
+        raise ValueError(f"{name} must use every label 0..K-1 at least once")
     return g.astype(int), n_groups
 
 
@@ -707,7 +707,7 @@ def within_cluster_spread(Z, labels) -> np.ndarray:
     Returns ``(..., K)``.  Zero for a cluster collapsed to one point (NC1).
     """
     Z = as_float_array("Z", Z, min_ndim=2)
-    labels, K = _groups(labels, Z.shape[-2])
+    labels, K = _groups(labels, Z.shape[-2], "labels")
     onehot = np.eye(K)[labels]                               # (N, K)
     counts = onehot.sum(axis=0)
     means = np.einsum("nk,...nm->...km", onehot, Z) / counts[:, None]

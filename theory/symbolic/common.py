@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import sympy as sp
 
-from .._validate import as_int
+from .._validate import as_float, as_generator, as_int, as_sympy
 
 __all__ = ["matrix_symbols", "matrix_gradient", "frobenius_sq", "lambdify_numpy",
            "max_discrepancy", "is_zero"]
@@ -30,6 +30,8 @@ def matrix_symbols(name: str, rows: int, cols: int, **assumptions) -> sp.Matrix:
 
 def frobenius_sq(M: sp.Matrix) -> sp.Expr:
     """``||M||_F^2 = sum_ij M_ij^2`` (real entries)."""
+    if not isinstance(M, sp.MatrixBase):
+        raise TypeError(f"M must be a sympy Matrix, got {type(M).__name__}")
     return sum((entry**2 for entry in M), sp.Integer(0))
 
 
@@ -45,7 +47,9 @@ def matrix_gradient(loss: sp.Expr, M: sp.Matrix) -> sp.Matrix:
 
 def lambdify_numpy(symbols: Sequence, expr) -> Callable:
     """``sympy.lambdify`` to numpy; matrices come back as float ndarrays."""
-    func = sp.lambdify(list(symbols), expr, modules="numpy")
+    symbols = _as_symbols("symbols", symbols)
+    expr = as_sympy("expr", expr)
+    func = sp.lambdify(symbols, expr, modules="numpy")
 
     def wrapped(*args):
         return np.asarray(func(*args), dtype=float)
@@ -55,6 +59,7 @@ def lambdify_numpy(symbols: Sequence, expr) -> Callable:
 
 def is_zero(expr) -> bool:
     """True when sympy simplifies ``expr`` (a scalar or a matrix) to exactly zero."""
+    expr = as_sympy("expr", expr)
     if isinstance(expr, sp.MatrixBase):
         return all(sp.simplify(e) == 0 for e in expr)
     return sp.simplify(expr) == 0
@@ -68,18 +73,35 @@ def max_discrepancy(expr, symbols: Sequence, numeric: Callable, rng: np.random.G
     ``rng``, evaluates the lambdified ``expr`` and ``numeric(*values)`` at each, and returns
     ``max |sym - num| / max(1, |sym|)`` over points and entries.
     """
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator")
+    rng = as_generator("rng", rng)
     n_points = as_int("n_points", n_points, minimum=1)
-    symbols = list(symbols)
+    scale = as_float("scale", scale, minimum=0.0, strict_minimum=True)
+    if not callable(numeric):
+        raise TypeError(f"numeric must be callable, got {type(numeric).__name__}")
+    symbols = _as_symbols("symbols", symbols)
     f = lambdify_numpy(symbols, expr)
     worst = 0.0
     for _ in range(n_points):
         values = scale * rng.standard_normal(len(symbols))
-        sym = f(*values)
-        num = np.asarray(numeric(*values), dtype=float)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # checked below
+            sym = f(*values)
+            num = np.asarray(numeric(*values), dtype=float)
         if sym.shape != num.shape:
             num = num.reshape(sym.shape)
+        if not (np.all(np.isfinite(sym)) and np.all(np.isfinite(num))):
+            raise ValueError(f"expr and numeric must be finite at the random points; got a "
+                             f"non-finite value at scale = {scale:g}")
         err = np.max(np.abs(sym - num) / np.maximum(1.0, np.abs(sym)))
         worst = max(worst, float(err))
     return worst
+
+
+def _as_symbols(name: str, symbols) -> list:
+    """A sequence of sympy symbols (or other sympy objects lambdify accepts as arguments)."""
+    if isinstance(symbols, (str, bytes, np.ndarray)) or not isinstance(symbols, Sequence):
+        raise TypeError(f"{name} must be a list of sympy symbols, got {type(symbols).__name__}")
+    symbols = list(symbols)
+    for i, s in enumerate(symbols):
+        if not isinstance(s, sp.Basic):
+            raise TypeError(f"{name}[{i}] must be a sympy symbol, got {s!r}")
+    return symbols

@@ -732,6 +732,34 @@ ledger.check("8c", "dead bias: T_i empty => theta_i frozen (max displacement)", 
 #   With one truncation map shared by overlapping clusters there is no collapse (8a, 8b).
 
 # %% [markdown]
+# ## Try it yourself
+#
+# Change one value in the `parameters` cell (the first code cell), re-run the whole notebook and
+# compare with the numbers below; they come from our own quick-mode runs with the default seed.
+# Restore the value before trying the next change.
+#
+# * **More points per cluster: `quick=16` in `N_PER_CLUSTER`** (default 8). The rate grows with every
+#   truncated point **[paper]**, by $1/N$ per point **[ours]**, while the late rates depend only on
+#   $n/N$, which stays $1/2$ **[ours]**. Observed: all 31 claims pass; 60 kinks instead of 28, each
+#   adding $1/32$ instead of $1/16$ to the rate; the last crossing comes at $s_n = 4.32$ (default
+#   3.78); the late slopes are again $-0.500$ ($\log\sqrt{C_{\rm in}}$), $-1.000$ ($\log C_{\rm in}$)
+#   and $-0.2288$ (E2).
+# * **A shorter flow: `S_END = 20.0`** (default 80). After the collapse $C_{\rm in}$ decays like
+#   $e^{-2(n/N)s} = e^{-s}$ **[ours]**, so $C_{\rm in}(s_{\rm end})/C_{\rm in}(0)$ shrinks by a factor
+#   $e$ per unit of flow time. Observed: $1.8\cdot10^{-8}$ at $s = 20$, so **claim 5e fails** (it asks
+#   for $\le10^{-12}$); all other claims pass. `S_END = 32.0` gives $1.1\cdot10^{-13} =
+#   1.8\cdot10^{-8}e^{-12}$, as predicted, and 5e passes again.
+# * **Wider clusters: `SPREAD = 1.0`** (default 0.3). Collapse needs every target beyond its cluster
+#   **[ours]**; with the default seed this still holds (the first printed line says so), so Sections
+#   3–6 pass, but the wider clusters take longer to truncate: last crossing at $s_n = 17.1$ instead of
+#   3.78. **Claim 7b then fails** (measured $-1.1875$, expected $-1.5$): its control starts $\theta$ at
+#   the target minus 0.05, assuming all of cluster 0 lies below, but one point now lies in between, so
+#   only $k = 7$ of 8 points are truncated and the first factor is $1-\eta\cdot7/N$. The law
+#   $1-\eta k/N$ itself still holds (7a passes). With `SPREAD = 1.5` some points lie beyond their
+#   target: two points are never fully truncated (no collapse), and the notebook stops with a
+#   `ValueError` in Section 4, whose closed-form crossing times assume targets beyond the cluster.
+
+# %% [markdown]
 # ## Claims
 
 # %%

@@ -659,6 +659,38 @@ plt.show()
 # the flow ends.
 
 # %% [markdown]
+# ## Try it yourself
+#
+# Change one value in the `parameters` cell (the first code cell), re-run the whole notebook and
+# compare with the numbers below; they come from our own quick-mode runs with the default seed.
+# Restore the value before trying the next change.
+#
+# * **Mirror the targets: `Y_D = -np.array([0.3, 0.2, 0.9, 0.4, 1.0])`.** Since $\tanh$ is odd,
+#   $(a, w)\mapsto(-a, w)$ maps the critical points for $y$ to those for $-y$, with the same loss, the
+#   same Hessian spectrum and the same $b = a\sum_ie_i\tanh''(wx_i)x_i^2$ (both $a$ and $e$ change
+#   sign) **[ours]**. Observed: $\theta^* = (-0.761408, 1.066438)$, $R^* = 0.152019$, $b = 0.06346$,
+#   eig $H_{\text{narrow}}$ = [0.1502, 3.131] as before; the escape of C8 ends at the mirrored point;
+#   all 27 claims pass.
+# * **Stop the gradient flow early: `T_FLOW = 20.0`** (default 2000). Near the strict saddle
+#   $T_{-1}\theta^*$ (smallest Hessian eigenvalue $-0.0356$) the linearised flow gives
+#   $R(t)-R^*\approx-\tfrac12\cdot0.0356\,(10^{-4}e^{0.0356\,t})^2$ **[ours]**: $-7.4\cdot10^{-10}$ at
+#   $t = 20$, and $t\gtrsim121$ is needed to go below $-10^{-6}$. Observed: $-7.40\cdot10^{-10}$, so
+#   **claims C8a and C8c fail** (C8c: the flows from $\lambda = 0.5$ are still $3.7\cdot10^{-5}$ from
+#   the split line). With `T_FLOW = 150.0` the drop is $-7.2\cdot10^{-6}$ (linear estimate
+#   $-7.7\cdot10^{-6}$), the distance $4.7\cdot10^{-7}$, and all claims pass.
+# * **Let the narrow network interpolate: `X_D = np.array([0.1, 0.5])[:, None]` and
+#   `Y_D = np.array([0.2, 0.6])`.** Now $n = 2 = m(d+1)$ and one neuron fits the data exactly, so
+#   $\theta^*$ is a global minimum with $e = 0$, hence $B = 0$: by the inertia formula no point of the
+#   branch is a strict saddle, and no point near it has a lower loss **[ours]**. Section 2 takes
+#   $n > m(d+1)$ so that $R^* > 0$; the abstract's claim 3 **[paper]** states no such condition. Observed: $R^* = 4\cdot10^{-34}$, strict saddles at 0 of 41 $\lambda$, and **seven claims
+#   fail**: C1b (a global minimum), C5a, C5d and C8a (no strict saddle, no lower loss, no escape),
+#   C6b-strict ($\varphi\equiv0$: no isolated sample-dependent roots), C8c (perturbed flows stop on
+#   nearby zero-loss points $6\cdot10^{-5}$ off the split line: the zero-loss set is larger than the
+#   branch), and C4A, only because its relative error divides by $|b|\approx0$ (measured 160).
+#   C6a-eig and C6c still pass, but vacuously: $c = \sum_ie_ix_i = 0$ and $\varphi\equiv0$, so
+#   the numbers they compare are round-off.
+
+# %% [markdown]
 # ## Claims
 #
 # S1–S3 are sympy identities, C1–C8 the checks of spec section 4. Sources: "paper abstract"

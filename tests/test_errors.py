@@ -55,3 +55,32 @@ def test_trainers_share_the_one_exception_type():
     assert effective_rank.DivergenceError is DivergenceError
     assert deep_linear.DivergenceError is DivergenceError
     assert critical_sets.DivergenceError is DivergenceError
+
+
+def test_every_trainer_stops_on_growth_before_overflow():
+    """A learning rate a little too large makes the loss grow geometrically; each trainer
+    stops once it has grown GROWTH_BOUND-fold, with a finite loss in the error."""
+    import numpy as np
+
+    from theory import deep_linear, effective_rank, relu_flow
+    from theory.errors import GROWTH_BOUND
+
+    rng = np.random.default_rng(0)
+    W0 = deep_linear.orthogonal_init(4, 2, 1.0, rng)
+    target = np.eye(4)
+    with pytest.raises(DivergenceError, match="grew more than") as info:
+        deep_linear.train(W0, target, lr=1.2, steps=5000)
+    assert np.isfinite(info.value.loss)
+    assert info.value.loss > GROWTH_BOUND * deep_linear.loss(W0, target)
+
+    x, w = effective_rank.gauss_legendre_grid(16)
+    net = effective_rank.xavier_init((1, 3, 1), rng, n_runs=2)
+    with pytest.raises(DivergenceError, match="grew more than"):
+        effective_rank.train(net, x, w, effective_rank.staircase_target(x), steps=400, lr=30.0,
+                             optimizer="gd", log_every=1)
+
+    # every point truncated, error factor 1 - eta k/N = -1.5 per step: the loss grows 2.25x
+    X = np.array([[0.0], [1.0]])
+    target = np.full((2, 1), 1e6)
+    with pytest.raises(DivergenceError, match="grew more than"):
+        relu_flow.gradient_descent_thresholds([1e6 - 0.5], X, target, 2.5, 100)

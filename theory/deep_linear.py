@@ -39,7 +39,7 @@ from scipy.linalg.blas import dgemm as _dgemm
 from . import linalg
 from ._validate import (as_choice, as_float, as_float_array, as_generator, as_int,
                         as_matrix_stack, as_shape)
-from .errors import DivergenceError
+from .errors import GROWTH_BOUND, DivergenceError
 from .progress import progress as _progress
 
 __all__ = [
@@ -438,7 +438,8 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
     ``lr_scale``: optional per-layer multipliers of ``eta`` (``gamma`` for the outer factors of
     the compressed network, spec section 2.4). Snapshots every ``stride`` steps (and the last
     iterate); training stops after ``steps`` updates or when the loss falls below ``tol``.
-    Raises :class:`DivergenceError` (step and loss) as soon as the loss is non-finite.
+    Raises :class:`DivergenceError` (step and loss) as soon as the loss is non-finite or has
+    grown more than ``GROWTH_BOUND``-fold over its initial value.
     """
     layers = [W.copy() for W in _as_layers("weights0", weights0)]
     lr = as_float("lr", lr, minimum=0.0, strict_minimum=True)
@@ -488,6 +489,8 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
             losses[t] = value
             if not math.isfinite(value):
                 raise DivergenceError(t, value)
+            if value > GROWTH_BOUND * losses[0] > 0:
+                raise DivergenceError(t, value, f"the loss grew more than {GROWTH_BOUND:.0e}-fold")
             converged = tol is not None and value < tol
             last = converged or t == steps
             if t % stride == 0 or last:

@@ -45,7 +45,7 @@ import scipy.stats
 
 from . import linalg
 from ._validate import as_array_list, as_choice, as_float, as_float_array, as_generator, as_int
-from .errors import DivergenceError
+from .errors import GROWTH_BOUND, DivergenceError
 from .progress import progress as _progress
 
 __all__ = [
@@ -474,7 +474,7 @@ def train(net, x, w, f, *, steps, lr, optimizer="adam", log_every=20, progress=F
         for step in _progress(range(steps + 1), enable=progress, desc=desc):
             current = net.with_params(params)
             loss, grads = _loss_and_gradient(current, x, w, f)
-            _raise_if_diverged(step, loss, grads)
+            _raise_if_diverged(step, loss, grads, losses[0] if step else None)
             losses[step] = loss
             if step % log_every == 0:
                 snapshots.append(current)
@@ -488,8 +488,15 @@ def train(net, x, w, f, *, steps, lr, optimizer="adam", log_every=20, progress=F
                        net.with_params(params))
 
 
-def _raise_if_diverged(step, loss, grads):
+def _raise_if_diverged(step, loss, grads, initial=None):
     bad = ~np.isfinite(loss)
+    if initial is not None and not np.any(bad):
+        grown = np.asarray(loss) > GROWTH_BOUND * np.asarray(initial)
+        if np.any(grown):
+            run = tuple(int(i) for i in np.argwhere(np.atleast_1d(grown))[0])
+            value = np.atleast_1d(loss)[run] if run else loss
+            raise DivergenceError(step, float(value), f"the loss of run {run} grew more than "
+                                  f"{GROWTH_BOUND:.0e}-fold")
     if not np.any(bad) and all(np.all(np.isfinite(g)) for g in grads):
         return
     if np.any(bad):

@@ -9,7 +9,10 @@ import numpy as np
 
 from ._validate import as_float
 
-__all__ = ["DivergenceError", "check_loss"]
+__all__ = ["DivergenceError", "check_loss", "GROWTH_BOUND"]
+
+#: A loss that grows by more than this factor over its initial value counts as diverged.
+GROWTH_BOUND = 1e8
 
 
 class DivergenceError(ValueError):
@@ -29,7 +32,7 @@ class DivergenceError(ValueError):
 
 
 def check_loss(step: int, loss: float, initial_loss: float | None = None,
-               growth_bound: float = 1e8) -> float:
+               growth_bound: float = GROWTH_BOUND) -> float:
     """Return ``loss``, or raise :class:`DivergenceError` if it is non-finite or exceeds
     ``growth_bound * initial_loss`` (when ``initial_loss`` is given and positive)."""
     as_float("step", step, minimum=0.0)      # an iteration or a time; kept as given

@@ -662,7 +662,7 @@ def gradient_descent_thresholds(theta0, X, Ybar, eta: float, steps: int, *, grou
         for t in _progress(range(1, steps + 1), enable=progress, desc="GD"):
             theta = theta + eta * _velocity(theta, X, Ybar, g, K, G, X < theta[g])
             loss = loss_of(theta) if np.all(np.isfinite(theta)) else np.nan
-            thetas[t], losses[t] = theta, check_loss(t, loss)
+            thetas[t], losses[t] = theta, check_loss(t, loss, losses[0])
     return thetas, losses
 
 

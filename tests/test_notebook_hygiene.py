@@ -46,6 +46,8 @@ class TestNotebook:
                 assert cell.execution_count is not None, f"code cell {i} was not executed"
             for output in cell.get("outputs", []):
                 assert output.output_type != "error", f"code cell {i} holds an error output"
+            assert "execution" not in cell.metadata, (
+                f"code cell {i} carries timing metadata: regenerate with `make refresh`")
         counts = [c.execution_count for c in code_cells(nb) if c.source.strip()]
         assert counts == sorted(counts), "cells were executed out of order"
 

@@ -263,6 +263,20 @@ def report(runs: list[NotebookRun], out: Path, *, mode: str, provenance: dict | 
     return text
 
 
+def _keep_cell_ids(nb, old) -> None:
+    """Give unchanged cells (same type and source, in order) their committed ids back, so that
+    a refresh changes only what really changed."""
+    import difflib
+
+    key = [(c.cell_type, c.source) for c in nb.cells]
+    old_key = [(c.cell_type, c.source) for c in old.cells]
+    matcher = difflib.SequenceMatcher(a=old_key, b=key, autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            if "id" in old.cells[block.a + k]:
+                nb.cells[block.b + k]["id"] = old.cells[block.a + k]["id"]
+
+
 def refresh(notebooks: list[Path], timeout: int = 1800) -> list[str]:
     """Re-execute notebooks in place (quick mode) from their ``py:percent`` pairs.
 
@@ -276,6 +290,8 @@ def refresh(notebooks: list[Path], timeout: int = 1800) -> list[str]:
         for path in notebooks:
             py = path.with_suffix(".py")
             nb = jupytext.read(py if py.exists() else path)
+            if path.exists():
+                _keep_cell_ids(nb, jupytext.read(path))
             nb.metadata.setdefault("jupytext", {})["formats"] = "ipynb,py:percent"
             nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
                                          "name": "python3"}

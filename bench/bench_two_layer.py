@@ -1,0 +1,129 @@
+"""Benchmark: one seed of the official single-step protocol of Dandi et al. [code].
+
+d = 512, p = 1024, n = d^2 = 262144, eta = 10 sqrt(n p), ridge lambda = 1 on the step batch,
+test error on 1e5 fresh points (``theory.two_layer.single_step_protocol``, no random-feature
+baseline). Prints wall time, CPU time, peak resident memory and the achieved GFLOP/s as a
+fraction of a plain matrix multiply of the chunk shapes (chunk x d) @ (d x p) measured in the
+same run with the same BLAS thread count. Nothing is asserted.
+
+A second, smaller run (n = d^1.65) checks that the chunked pipeline (Gram matrix by dsyrk,
+chunked gradient) gives the same test error as a dense reference that materialises the
+n x p feature matrix and solves the ridge with numpy.
+
+Usage: ``python bench/bench_two_layer.py [--threads N] [--n-exponent 2.0]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from theory import two_layer as tl
+
+
+def matmul_rate(d: int, p: int, chunk: int, repeats: int = 20) -> float:
+    """GFLOP/s of (chunk x d) @ (d x p), the product that dominates the protocol."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((chunk, d))
+    W = rng.standard_normal((p, d))
+    X @ W.T  # warm up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        X @ W.T
+    return 2.0 * chunk * d * p * repeats / (time.perf_counter() - start) / 1e9
+
+
+def dense_reference(d: int, p: int, n: int, seed: int, n_test: int) -> float:
+    """The same protocol without chunks or dsyrk: n x p features in memory, normal equations."""
+    rng = np.random.default_rng(seed)
+    target = tl.make_target("giant_step_teacher")
+    W0, a0 = tl.gaussian_init(d, p, rng)
+    X, y = tl.sample_batch(n, d, target, rng)
+    A, B = y.mean(), X.T @ y / n
+    y_pre = y - A - X @ B
+    Z = X @ W0.T
+    r = y_pre - np.maximum(Z, 0) @ a0 / np.sqrt(p)
+    grad = -((Z > 0) * r[:, None] * a0 / np.sqrt(p)).T @ X / n
+    W1 = W0 - 10.0 * np.sqrt(n * p) * grad
+    Phi = np.maximum(X @ W1.T, 0) / np.sqrt(p)
+    a1 = np.linalg.solve(Phi.T @ Phi + np.eye(p), Phi.T @ y_pre)
+    Xt, yt = tl.sample_batch(n_test, d, target, rng)
+    pred = A + Xt @ B + np.maximum(Xt @ W1.T, 0) / np.sqrt(p) @ a1
+    return float(np.mean((yt - pred) ** 2))
+
+
+def phase_times(d: int, p: int, n: int, seed: int, n_test: int) -> list[tuple[str, float, float]]:
+    """Where the time goes: the protocol's phases timed one by one (name, seconds, flops)."""
+    rng = np.random.default_rng(seed)
+    target = tl.make_target("giant_step_teacher")
+    W0, a0 = tl.gaussian_init(d, p, rng)
+    out = []
+
+    def timed(name, flops, func, *args, **kwargs):
+        start = time.perf_counter()
+        result = func(*args, **kwargs)
+        out.append((name, time.perf_counter() - start, flops))
+        return result
+
+    X, y = timed("draw the batch (RNG, labels)", 0.0, tl.sample_batch, n, d, target, rng)
+    A, B = timed("mean and linear part of y", 2.0 * n * d, tl.linear_fit, X, y)
+    offset = A + X @ B
+    grad, _ = timed("giant step (gradient)", 4.0 * n * d * p, tl.batch_gradient, X, y, W0, a0,
+                    offset=offset)
+    W1 = W0 - 10.0 * np.sqrt(n * p) * grad
+    a1 = timed("ridge (features + dsyrk + solve)", 2.0 * n * d * p + n * p * (p + 1.0),
+               tl.ridge_readout, X, y, W1, 1.0, offset=offset)
+    Xt, yt = timed("draw the test set", 0.0, tl.sample_batch, n_test, d, target, rng)
+    timed("test error", 2.0 * n_test * d * p, tl.mean_squared_error, Xt, yt, W1, a1,
+          offset=A + Xt @ B)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: all)")
+    parser.add_argument("--n-exponent", type=float, default=2.0, help="n = d^this (default 2)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    d, p, n_test, chunk = 512, 1024, 100_000, tl.DEFAULT_CHUNK
+    n = int(round(d ** args.n_exponent))
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        rate = matmul_rate(d, p, chunk)
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        wall0, cpu0 = time.perf_counter(), time.process_time()
+        res = tl.single_step_protocol(d, p, n, np.random.default_rng(args.seed),
+                                      n_test=n_test, random_features=False)
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # KiB -> GiB
+        achieved = res.flops / wall / 1e9
+        print(f"single-step protocol d={d} p={p} n={n} n_test={n_test} "
+              f"(threads: {args.threads or 'all'})")
+        print(f"  wall time        {wall:8.2f} s   (goal <= 17 s)")
+        print(f"  CPU time         {cpu:8.2f} s")
+        print(f"  peak RSS         {peak:8.2f} GiB (goal <= 4 GiB; process total, "
+              f"{rss0 / 2**20:.2f} GiB before the run)")
+        print(f"  flops            {res.flops / 1e12:8.3f} TFLOP")
+        print(f"  achieved         {achieved:8.1f} GFLOP/s")
+        print(f"  plain multiply   {rate:8.1f} GFLOP/s  ({chunk}x{d} @ {d}x{p})")
+        print(f"  fraction         {achieved / rate:8.2f}      (goal >= 0.70)")
+        print(f"  test MSE         one step {res.one_step:.4f}   linear {res.linear:.4f}")
+
+        print("where the time goes (public functions, one phase at a time):")
+        for name, seconds, flops in phase_times(d, p, n, args.seed, n_test):
+            rate_text = f"{flops / seconds / 1e9:7.1f} GFLOP/s" if flops else ""
+            print(f"  {name:34s} {seconds:7.2f} s  {rate_text}")
+
+        n_small = int(round(d ** 1.65))
+        small = tl.single_step_protocol(d, p, n_small, np.random.default_rng(args.seed),
+                                        n_test=20_000, random_features=False)
+        ref = dense_reference(d, p, n_small, args.seed, 20_000)
+        print(f"same test error check at n={n_small}: chunked+dsyrk {small.one_step:.10f}, "
+              f"dense reference {ref:.10f}, |diff| {abs(small.one_step - ref):.1e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -86,7 +86,7 @@ DEPTH = dict(d=100, r=10, fraction=0.3, eps=1e-3, etas={2: 1e-2, 3: 3e-2}, trial
 rng = np.random.default_rng(SEED)
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("Law of parsimony (Yaras et al., arXiv:2306.01154)")
+ledger = Ledger("Law of parsimony (Yaras et al., arXiv:2306.01154)", seed=SEED)
 t_start = time.perf_counter()
 
 

@@ -80,7 +80,7 @@ rng = np.random.default_rng(SEED)
 section_rngs = dict(zip(["single", "he2", "stair", "spec", "rf", "proto", "push"], rng.spawn(7)))
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("Giant step (Dandi et al., arXiv:2305.18270; Ba et al., arXiv:2205.01445)")
+ledger = Ledger("Giant step (Dandi et al., arXiv:2305.18270; Ba et al., arXiv:2205.01445)", seed=SEED)
 print(f"mode: {config.mode()}, d in {DS}")
 
 # %% [markdown]

@@ -66,7 +66,7 @@ RECON = "derived here (reconstruction)"
 rng = np.random.default_rng(SEED)
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("Dynamical truncation (Chen, arXiv:2501.07400)")
+ledger = Ledger("Dynamical truncation (Chen, arXiv:2501.07400)", seed=SEED)
 
 # %% [markdown]
 # ## 0. Setting [ours]

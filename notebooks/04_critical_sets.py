@@ -84,7 +84,7 @@ Y_C = np.array([-0.7782, 0.2343, 0.6448, 1.0547, -0.813, -0.0724])
 rng = np.random.default_rng(SEED)
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("Critical sets and saddle branches (Zhang, Zhang, Luo, arXiv:2405.17501)")
+ledger = Ledger("Critical sets and saddle branches (Zhang, Zhang, Luo, arXiv:2405.17501)", seed=SEED)
 NB = "04_critical_sets"
 SRC_OURS = "derived here (reconstruction; consistent with ZZL24 abstract and ZZL25)"
 

@@ -72,7 +72,7 @@ FROZEN_STEPS = 20
 rng = np.random.default_rng(SEED)
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("epsilon-rank staircase (Yang, Zhao, Zhu, arXiv:2412.05144)")
+ledger = Ledger("epsilon-rank staircase (Yang, Zhao, Zhu, arXiv:2412.05144)", seed=SEED)
 x, w = er.gauss_legendre_grid(N_POINTS)
 f = er.staircase_target(x)
 print(f"mode: {config.mode()}, {N_POINTS} Gauss-Legendre points, sum of weights = {w.sum():.6f}")

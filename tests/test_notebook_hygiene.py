@@ -35,6 +35,14 @@ class TestNotebook:
             f"{path.name} and {py.name} differ: run `make refresh NB={path.stem}`")
         assert ipynb.metadata.get("jupytext", {}).get("formats") == "ipynb,py:percent"
 
+    def test_no_widget_state(self, path):
+        """Widget state carries random ids: it would change the file on every refresh."""
+        nb = nbformat.read(path, as_version=4)
+        assert "widgets" not in nb.metadata
+        for cell in code_cells(nb):
+            for output in cell.get("outputs", []):
+                assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {})
+
     def test_kernelspec_is_python3(self, path):
         nb = nbformat.read(path, as_version=4)
         assert nb.metadata["kernelspec"]["name"] == "python3"
@@ -61,3 +69,5 @@ class TestNotebook:
         assert "ledger.assert_all()" in cells[-1].source
         assert "ledger.publish(" in cells[-1].source
         assert "default_rng(SEED)" in "".join(c.source for c in cells[:3])
+        assert "seed=SEED)" in "".join(c.source for c in cells[:3]), \
+            "the ledger must record the notebook's seed: Ledger(..., seed=SEED)"

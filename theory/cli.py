@@ -277,6 +277,18 @@ def _keep_cell_ids(nb, old) -> None:
                 nb.cells[block.b + k]["id"] = old.cells[block.a + k]["id"]
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _strip_widgets(nb) -> None:
+    """Drop progress-bar widget state (random model ids on every run) from a notebook to be
+    committed; each widget output keeps its plain-text rendering."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            output.get("data", {}).pop(WIDGET_VIEW, None)
+
+
 def refresh(notebooks: list[Path], timeout: int = 1800) -> list[str]:
     """Re-execute notebooks in place (quick mode) from their ``py:percent`` pairs.
 
@@ -305,6 +317,7 @@ def refresh(notebooks: list[Path], timeout: int = 1800) -> list[str]:
             if error is not None:
                 failed.append(path.name)
                 continue
+            _strip_widgets(executed)
             jupytext.write(executed, path)
             jupytext.write(executed, py, fmt="py:percent")
     return failed

@@ -75,6 +75,7 @@ body {{ font-family: sans-serif; max-width: 60em; margin: 2em auto; line-height:
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ border-bottom: 1px solid #ccc; padding: 0.35em 0.6em; text-align: left; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+td:last-child, td:first-child {{ white-space: nowrap; }}
 </style></head><body>
 <h1>theory</h1>
 <p>Jupyter notebooks that re-derive and re-run the central claims of five deep-learning-theory

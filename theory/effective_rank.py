@@ -332,13 +332,19 @@ def loss_and_gradient(net, x, w, f):
     ``db_l = sum_i delta_l``. Returns ``(loss, grads)`` with ``grads`` in the order of
     :meth:`MLP.params`.
     """
+    net, x, w, f = _check_problem(net, x, w, f)
+    return _loss_and_gradient(net, x, w, f)
+
+
+def _check_problem(net, x, w, f):
+    """Validate a training problem: network, inputs, quadrature weights and targets."""
     net = _check_mlp("net", net)
     x = _check_inputs(x, net)
     w, f = _check_weights_targets(x, w, f)
     if f.shape[1] != net.weights[-1].shape[-1]:
         raise ValueError(f"f has {f.shape[1]} outputs, the network has "
                          f"{net.weights[-1].shape[-1]}")
-    return _loss_and_gradient(net, x, w, f)
+    return net, x, w, f
 
 
 def _loss_and_gradient(net, x, w, f):
@@ -452,12 +458,7 @@ def train(net, x, w, f, *, steps, lr, optimizer="adam", log_every=20, progress=F
     independently (the loss is separable across runs). Raises :class:`DivergenceError`
     naming the step, the run and the loss as soon as any loss is non-finite.
     """
-    net = _check_mlp("net", net)
-    x = _check_inputs(x, net)
-    w, f = _check_weights_targets(x, w, f)
-    if f.shape[1] != net.weights[-1].shape[-1]:
-        raise ValueError(f"f has {f.shape[1]} outputs, the network has "
-                         f"{net.weights[-1].shape[-1]}")
+    net, x, w, f = _check_problem(net, x, w, f)
     steps = as_int("steps", steps, minimum=0)
     lr = as_float("lr", lr, minimum=0.0, strict_minimum=True)
     optimizer = as_choice("optimizer", optimizer, {"adam", "gd"})

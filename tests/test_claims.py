@@ -148,3 +148,15 @@ def test_duplicate_ids_and_bad_paper_are_rejected():
         ledger.check("c", "s", 1.0, 1.0, rtol=0.1, source="x")
     with pytest.raises(ValueError, match="paper"):
         Ledger("")
+
+
+def test_json_is_written_atomically(tmp_path):
+    """A write that fails half-way leaves the previous file intact and no temporary file."""
+    from theory.claims import write_json_atomic
+
+    path = tmp_path / "claims.json"
+    write_json_atomic(path, {"ok": 1})
+    with pytest.raises(ValueError):
+        write_json_atomic(path, {"ok": 2, "bad": float("nan")})   # fails inside json.dump
+    assert json.loads(path.read_text()) == {"ok": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["claims.json"]

@@ -1,9 +1,9 @@
 """Every notebook prints the same claims table on every run and BLAS thread count.
 
 The committed notebooks were executed with the machine's default BLAS threads; nbval (in
-`make test`) reruns them the same way. Here every notebook runs once more through
-`python -m theory verify` in a subprocess with one BLAS thread, and its printed claims table must
-equal the committed one character for character. Together: three runs, two thread counts.
+`make test`) reruns them the same way. Here every notebook runs twice more through
+`python -m theory verify` in subprocesses, once with one BLAS thread and once with two, and each
+printed claims table must equal the committed one character for character.
 """
 
 import os
@@ -26,19 +26,20 @@ def claims_output(path: Path) -> str:
     return "".join(o.get("text", "") for c in cells for o in c.outputs)
 
 
-@pytest.fixture(scope="module")
-def single_thread_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("one_thread")
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               THEORY_FULL="0")
+@pytest.fixture(scope="module", params=["1", "2"], ids=lambda n: f"{n}-thread")
+def verify_run(request, tmp_path_factory):
+    threads = request.param
+    out = tmp_path_factory.mktemp(f"threads{threads}")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=threads, OMP_NUM_THREADS=threads,
+               MKL_NUM_THREADS=threads, THEORY_FULL="0")
     result = subprocess.run([sys.executable, "-m", "theory", "verify", "--jobs", "2", "--out",
                              str(out)], capture_output=True, text=True, env=env, timeout=3000)
     return out, result
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_claims_table_is_identical_with_one_blas_thread(path, single_thread_run):
-    out, result = single_thread_run
+def test_claims_table_is_identical_across_runs_and_threads(path, verify_run):
+    out, result = verify_run
     executed = out / "notebooks" / path.name
     assert executed.exists(), result.stdout[-3000:] + result.stderr[-3000:]
     assert claims_output(executed) == claims_output(path)

@@ -258,15 +258,35 @@ def test_thin_and_randomized_frames_span_the_same_S(rng):
         dl.invariant_frame(W0, Phi, 2, svd="lanczos")
 
 
-def test_fused_gd_update_equals_the_plain_update(rng):
+def test_fused_gd_update_equals_the_plain_update(rng, monkeypatch):
     Phi, W0 = small_problem(rng, d=9, L=4)
-    fused = dl.train(W0, Phi, lr=0.03, steps=40)                         # fused dgemm path
+    small = dl.train(W0, Phi, lr=0.03, steps=40)                         # small-chain loop
     plain = dl.train(W0, Phi, lr=0.03, steps=40, lr_scale=[1, 1, 1, 1])  # separate update
-    np.testing.assert_allclose(fused.weights, plain.weights, atol=1e-13)
-    np.testing.assert_allclose(fused.losses, plain.losses, rtol=1e-12)
+    monkeypatch.setattr(dl, "_SMALL_WIDTH", 0)
+    fused = dl.train(W0, Phi, lr=0.03, steps=40)                         # fused dgemm path
+    for run in (small, fused):
+        np.testing.assert_allclose(run.weights, plain.weights, atol=1e-13)
+        np.testing.assert_allclose(run.losses, plain.losses, rtol=1e-12)
     one = dl.train(W0[:1], Phi, lr=0.03, steps=3)                        # L = 1
     np.testing.assert_allclose(one.final[0], W0[0] - 0.03 * (W0[0] - Phi) * (1 - (1 - 0.03) ** 3)
                                / 0.03, atol=1e-14)
+
+
+def test_small_chain_loop_matches_the_generic_loop(rng):
+    # the lean GD loop for small square layers keeps train's snapshots, tol stop and losses
+    Phi, W0 = small_problem(rng, d=6, L=3)
+    ones = [1.0, 1.0, 1.0]              # lr_scale sends train through the generic loop
+    for kw in (dict(steps=23, stride=5), dict(steps=20, stride=5), dict(steps=0),
+               dict(steps=500, stride=7, tol=1e-3), dict(steps=5, tol=1e9)):
+        small = dl.train(W0, Phi, lr=0.05, **kw)
+        plain = dl.train(W0, Phi, lr=0.05, lr_scale=ones, **kw)
+        np.testing.assert_array_equal(small.steps, plain.steps)
+        assert small.converged == plain.converged and small.n_steps == plain.n_steps
+        np.testing.assert_allclose(small.weights, plain.weights, atol=1e-14)
+        np.testing.assert_allclose(small.losses, plain.losses, rtol=1e-12)
+    assert dl.train(W0, Phi, lr=0.05, steps=500, tol=1e-3).converged
+    with pytest.raises(dl.DivergenceError, match="grew more than"):
+        dl.train(W0, 1e6 * Phi, lr=1.0, steps=3)
 
 
 def test_frame_degenerate_input_raises(rng):

@@ -31,6 +31,7 @@ compressed network reproduces the full trajectory exactly at cost ``O(L (2r)^3)`
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +42,8 @@ from ._validate import (as_choice, as_float, as_float_array, as_generator, as_in
                         as_matrix_stack, as_shape)
 from .errors import GROWTH_BOUND, DivergenceError
 from .progress import progress as _progress
+
+_FLOAT_MAX = sys.float_info.max
 
 __all__ = [
     "DivergenceError",
@@ -440,6 +443,11 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
     iterate); training stops after ``steps`` updates or when the loss falls below ``tol``.
     Raises :class:`DivergenceError` (step and loss) as soon as the loss is non-finite or has
     grown more than ``GROWTH_BOUND``-fold over its initial value.
+
+    Plain GD on square layers of width ``<= _SMALL_WIDTH`` without ``inputs``, ``mask`` or
+    ``lr_scale`` (e.g. the ``2r x 2r`` compressed chain) runs in the lean loop
+    :func:`_train_small_gd`; other square GD runs fuse the update into ``dgemm``. All paths give
+    the same trajectory up to round-off.
     """
     layers = [W.copy() for W in _as_layers("weights0", weights0)]
     lr = as_float("lr", lr, minimum=0.0, strict_minimum=True)
@@ -463,6 +471,10 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
     problem = _Problem(_shapes(layers), target, inputs, mask)
 
     uniform = all(W.shape == layers[0].shape for W in layers)
+    if optimizer == "gd" and rates is None and uniform and inputs is None and mask is None \
+            and layers[0].shape[0] == layers[0].shape[1] <= _SMALL_WIDTH:
+        return _train_small_gd(np.stack(layers), problem.target, lr, steps, stride, tol,
+                               progress)
     if uniform:  # one contiguous stack, views per layer: vectorised updates and snapshots
         stack = np.stack(layers)
         layers = list(stack)
@@ -532,6 +544,95 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
     else:
         weights = tuple(np.stack([s[l] for s in snaps]) for l in range(L))
     return Trajectory(weights, np.asarray(snap_steps), losses, bool(converged))
+
+
+#: Widest square layer for which :func:`train` runs plain GD through :func:`_train_small_gd`
+#: (the ``2r x 2r`` compressed chain); wider layers take the fused ``dgemm`` update.
+_SMALL_WIDTH = 64
+
+
+def _train_small_gd(stack: np.ndarray, target: np.ndarray, lr: float, steps: int, stride: int,
+                    tol: float | None, progress: bool) -> Trajectory:
+    """Plain GD on a whitened chain of small square layers (the compressed network).
+
+    The same iteration, loss, snapshots and stopping rules as :func:`train` (which validates
+    the arguments and calls this for ``optimizer="gd"`` without ``lr_scale``, ``inputs`` or
+    ``mask`` and square layers of width ``<= _SMALL_WIDTH``). For ``2r x 2r`` layers a step costs
+    far more in per-call overhead than in arithmetic, so the step is cut to ``3L + 1`` numpy
+    calls, all writing into buffers allocated once:
+
+    * forward: ``P_l = W_l P_{l-1}`` (``L - 1`` products), ``R = P_L - Phi``, ``||R||^2``;
+    * backward: ``G_l = A_l P_{l-1}^T`` and ``A_{l-1} = W_l^T A_l`` (``A_L = R``, ``A_1 = G_1``),
+      ``2 (L - 1)`` products;
+    * update: ``G <- eta G`` and ``W <- W - G`` on the whole ``(L, k, k)`` stack.
+
+    Every product is a ``np.dot`` into a preallocated C-contiguous output (about half the call
+    overhead of ``np.matmul(..., out=)``), with operands that are fixed views of the stacks, so
+    the ``(a, b, out)`` triples are built once. The squared residual norm ``||R||^2 = 2 l`` is
+    recorded as is (halved once at the end, an exact scaling) and the divergence and ``tol``
+    tests compare it with limits doubled accordingly: a single comparison per step catches both
+    a non-finite loss and growth beyond ``GROWTH_BOUND``.
+    """
+    L = stack.shape[0]
+    W = list(stack)                                     # views into the updated stack
+    grad = np.empty_like(stack)
+    G = list(grad)
+    # prefix[l] = W_{l+1:1} (0-based); for L = 1 the residual is the gradient itself
+    prefix = [W[0]] + [np.empty_like(W[0]) for _ in range(L - 1)]
+    R = G[0] if L == 1 else np.empty_like(W[0])
+    forward = [(W[l], prefix[l - 1], prefix[l]) for l in range(1, L)]
+    backward = []
+    A = R
+    for l in range(L - 1, 0, -1):
+        out = G[0] if l == 1 else np.empty_like(W[0])
+        backward.append((A, prefix[l - 1].T, G[l]))     # G_{l+1} = A_{l+1} W_{l:1}^T
+        backward.append((W[l].T, A, out))               # A_l = W_{l+1}^T A_{l+1}
+        A = out
+    P, Phi, rate = prefix[-1], target, np.array(lr)
+    dot, subtract, multiply, vdot = np.dot, np.subtract, np.multiply, np.vdot
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        for a, b, c in forward:
+            dot(a, b, c)
+        subtract(P, Phi, R)
+        value = vdot(R, R)
+        if not math.isfinite(value):
+            raise DivergenceError(0, 0.5 * value)
+        # 0.5 v > GROWTH_BOUND * 0.5 v0  <=>  v > GROWTH_BOUND * v0; sys.float_info.max keeps
+        # the test "v <= limit" false for inf and NaN (and growth is not tested when v0 = 0)
+        limit = min(GROWTH_BOUND * value, _FLOAT_MAX) if value > 0 else _FLOAT_MAX
+        tol2 = -1.0 if tol is None else 2.0 * tol
+        squares = [value]
+        snaps, snap_steps = [stack.copy()], [0]
+        converged = value < tol2
+        t = 0
+        if not converged:
+            for t in _progress(range(1, steps + 1), enable=progress, desc=f"gd x{L}"):
+                for a, b, c in backward:
+                    dot(a, b, c)
+                multiply(grad, rate, grad)
+                subtract(stack, grad, stack)
+                for a, b, c in forward:
+                    dot(a, b, c)
+                subtract(P, Phi, R)
+                value = vdot(R, R)
+                squares.append(value)
+                if not value <= limit:
+                    if not math.isfinite(value):
+                        raise DivergenceError(t, 0.5 * value)
+                    raise DivergenceError(t, 0.5 * value,
+                                          f"the loss grew more than {GROWTH_BOUND:.0e}-fold")
+                if value < tol2:
+                    converged = True
+                    break
+                if t % stride == 0:
+                    snaps.append(stack.copy())
+                    snap_steps.append(t)
+    if snap_steps[-1] != t:
+        snaps.append(stack.copy())
+        snap_steps.append(t)
+    losses = 0.5 * np.array(squares, dtype=float)
+    return Trajectory(np.stack(snaps), np.asarray(snap_steps), losses, bool(converged))
 
 
 # ---------------------------------------------------------------------------------------------

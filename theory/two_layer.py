@@ -23,12 +23,13 @@ with the papers' abstracts; see ``theory.symbolic.two_layer`` and notebook 02.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 from numpy.polynomial import hermite_e, laguerre
-from scipy.linalg.blas import dsyrk
+from scipy.linalg.blas import dgemm, dgemv, dsyrk
 from scipy.special import erf
 
 from ._validate import as_choice, as_float, as_float_array, as_int
@@ -308,11 +309,13 @@ def network_output(X, W, a, activation="relu", chunk: int = DEFAULT_CHUNK) -> np
 
 
 def _output_core(X, W, a, act: Activation, chunk: int) -> np.ndarray:
-    """:func:`network_output` on validated input."""
+    """:func:`network_output` on validated input (one preallocated ``(chunk, p)`` buffer)."""
     a_scaled = a / np.sqrt(W.shape[0])
     out = np.empty(X.shape[0])
+    buf = np.empty((min(chunk, X.shape[0]), W.shape[0]))
     for s in _chunks(X.shape[0], chunk):
-        out[s] = _apply(act, X[s] @ W.T) @ a_scaled
+        Z = np.matmul(X[s], W.T, out=buf[:s.stop - s.start])
+        out[s] = _apply(act, Z) @ a_scaled
     return out
 
 
@@ -342,22 +345,31 @@ def batch_gradient(X, y, W, a, activation="relu", chunk: int = DEFAULT_CHUNK,
 
 
 def _gradient_core(X, y, W, a, act: Activation, chunk: int, offset=None):
-    """:func:`batch_gradient` on validated input."""
+    """:func:`batch_gradient` on validated input.
+
+    For ReLU the chunk loop reuses two preallocated ``(chunk, p)`` buffers (pre-activations and
+    sigma'(Z) r) instead of allocating and page-faulting fresh ones, and builds sigma' as a
+    float 0/1 array, which multiplies by r faster than a boolean mask does.
+    """
     n, p = X.shape[0], W.shape[0]
     a_scaled = a / np.sqrt(p)
     acc = np.zeros_like(W)              # sum_nu sigma'(W x_nu) r_nu x_nu^T, rows scaled at the end
     loss = 0.0
+    if act.name == "relu":
+        z_buf = np.empty((min(chunk, n), p))
+        m_buf = np.empty_like(z_buf)
     for s in _chunks(n, chunk):
-        Z = X[s] @ W.T
         if act.name == "relu":          # fused: sigma' = 1{z > 0}, sigma(z) = z 1{z > 0}
-            mask = Z > 0
+            rows = s.stop - s.start
+            Z = np.matmul(X[s], W.T, out=z_buf[:rows])
+            M = np.greater(Z, 0.0, out=m_buf[:rows])
             np.maximum(Z, 0.0, out=Z)
             r = y[s] - Z @ a_scaled
             if offset is not None:
                 r -= offset[s]
-            np.multiply(mask, r[:, None], out=Z)
-            M = Z
+            M *= r[:, None]
         else:
+            Z = X[s] @ W.T
             r = y[s] - act.fn(Z) @ a_scaled
             if offset is not None:
                 r -= offset[s]
@@ -453,16 +465,30 @@ def ridge_readout(X, y, W, lam: float, activation="relu", chunk: int = DEFAULT_C
 
 
 def _ridge_core(X, y, W, lam: float, act: Activation, chunk: int) -> np.ndarray:
-    """:func:`ridge_readout` on validated input (``y`` already offset)."""
+    """:func:`ridge_readout` on validated input (``y`` already offset).
+
+    Every product of the streaming loop goes through ``scipy.linalg.blas`` (features by
+    ``dgemm``, Gram matrix by ``dsyrk``, right-hand side by ``dgemv``). numpy and scipy ship
+    separate OpenBLAS builds, each with its own thread pool; interleaving numpy's product with
+    scipy's ``dsyrk`` chunk after chunk leaves one pool's idle threads spinning while the other
+    works, which halved the loop's speed on two cores. The feature chunk is Fortran-ordered
+    ``(chunk, p)`` and written in place, so no call copies its operands.
+    """
     n, p = X.shape[0], W.shape[0]
     if p > n:
         return ridge_solve(features(X, W, act), y, lam)
     G = np.zeros((p, p), order="F")
     rhs = np.zeros(p)
+    WT = W.T                                     # (d, p), Fortran-ordered view: no copy
+    buf = np.empty((min(chunk, n), p), order="F")
     for s in _chunks(n, chunk):
-        PhiT = _apply(act, W @ X[s].T)     # (p, chunk) in C order: PhiT.T is Fortran-ordered
-        G = dsyrk(1.0, PhiT.T, beta=1.0, c=G, trans=1, lower=0, overwrite_c=True)
-        rhs += PhiT @ y[s]
+        rows = s.stop - s.start
+        out = buf if rows == buf.shape[0] else None  # a short last chunk gets its own array
+        # X[s].T is a Fortran-ordered (d, rows) view: Phi = X[s] W^T with no copy.
+        Phi = dgemm(1.0, X[s].T, WT, trans_a=1, c=out, overwrite_c=True)
+        Phi = _apply(act, Phi)
+        G = dsyrk(1.0, Phi, beta=1.0, c=G, trans=1, lower=0, overwrite_c=True)
+        rhs = dgemv(1.0, Phi, y[s], beta=1.0, y=rhs, trans=1, overwrite_y=True)
     G = (np.triu(G) + np.triu(G, 1).T) / p       # the 1/sqrt(p) of the features, applied once
     rhs /= np.sqrt(p)
     G[np.diag_indices(p)] += lam
@@ -761,6 +787,52 @@ def protocol_flops(n: int, d: int, p: int, n_test: int, random_features: bool = 
     return total
 
 
+def _later_draws(n_fresh: int, n_test: int, d: int, target: Target, rng):
+    """The protocol's draws after the step batch, in order: a fresh batch (if ``n_fresh``)
+    and the test set. Returns ``(fresh or None, (X_test, y_test))``."""
+    fresh = sample_batch(n_fresh, d, target, rng) if n_fresh else None
+    return fresh, sample_batch(n_test, d, target, rng)
+
+
+def _step_while_drawing(X, drawn, target: Target, W0, a0, chunk: int):
+    """The protocol's ReLU gradient at W0 on a batch X that another thread is still drawing.
+
+    ``drawn[k]`` is the future of the standard-normal fill of the k-th row chunk of X (chunks
+    of ``chunk`` rows). Gives the numbers of ``y = target(X)``, ``A, B = linear_fit(X, y)`` and
+    ``_gradient_core(X, y, W0, a0, relu, chunk, offset=A + X @ B)``, but the first product
+    X W0^T of each chunk starts as soon as that chunk is drawn, so the serial random-number
+    generation overlaps the matrix products. The gradient needs the offset A + x.B, known
+    only once the whole batch is drawn; the first pass therefore keeps, per sample,
+    sigma'(W0 x) as a boolean mask (n p bytes) and f(x) (n floats), and a second pass forms
+    sigma'(W0 x) r and the product with X. Returns ``(X, y, A, B, offset, grad, loss)``.
+    """
+    n, p = X.shape[0], W0.shape[0]
+    a_scaled = a0 / np.sqrt(p)
+    mask = np.empty((n, p), dtype=bool)            # sigma'(W0 x) = 1{<w_i, x> > 0}
+    f0 = np.empty(n)                               # f(x; W0, a0)
+    buf = np.empty((min(chunk, n), p))
+    for s, fill in zip(_chunks(n, chunk), drawn):
+        fill.result()
+        Z = np.matmul(X[s], W0.T, out=buf[:s.stop - s.start])
+        np.greater(Z, 0.0, out=mask[s])
+        f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
+    y = target(X)
+    A, B = float(np.mean(y)), X.T @ y / n          # linear_fit, without re-validating X
+    offset = A + X @ B
+    acc = np.zeros_like(W0)
+    loss = 0.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for s in _chunks(n, chunk):
+            r = y[s] - f0[s]
+            r -= offset[s]
+            M = np.multiply(mask[s], r[:, None], out=buf[:s.stop - s.start])
+            acc += M.T @ X[s]
+            loss += float(r @ r)
+    grad = acc
+    grad *= -a_scaled[:, None] / n
+    return X, y, A, B, offset, grad, loss / (2.0 * n)
+
+
 def single_step_protocol(d: int, p: int, n: int, rng: np.random.Generator, *,
                          lam: float = 1.0, eta_scale: float = 10.0, n_test: int = 100_000,
                          readout: str = "same", random_features: bool = True,
@@ -787,24 +859,31 @@ def single_step_protocol(d: int, p: int, n: int, rng: np.random.Generator, *,
     chunk = as_int("chunk", chunk, minimum=1)
     target = make_target("giant_step_teacher")
     W0, a0 = gaussian_init(d, p, rng)
-    X, y = sample_batch(n, d, target, rng)
-    A, B = float(np.mean(y)), X.T @ y / n          # linear_fit, without re-validating X
     eta = eta_scale * np.sqrt(n * p)
     relu = ACTIVATIONS["relu"]
-    # The data are drawn here (finite by construction): the cores skip re-validating them.
-    with np.errstate(over="ignore", invalid="ignore"):
-        grad, loss = _gradient_core(X, y, W0, a0, relu, chunk, offset=A + X @ B)
-        W1 = W0 - eta * grad
-    check_loss(1, loss)
-    if not np.all(np.isfinite(W1)):
-        raise DivergenceError(1, loss, "the weights became non-finite")
-    if readout == "fresh":
-        del X, y
-        X, y = sample_batch(n, d, target, rng)
-    Xt, yt = sample_batch(n_test, d, target, rng)
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        # All draws after W0 run in one worker thread, in the serial order (step batch chunk by
+        # chunk, then a fresh batch if any, then the test set), while this thread computes:
+        # numpy's Generator releases the GIL while it fills an array and only the worker touches
+        # rng, so the numbers are exactly those of a serial run.
+        X = np.empty((n, d))
+        drawn = [worker.submit(rng.standard_normal, out=X[s]) for s in _chunks(n, chunk)]
+        later = worker.submit(_later_draws, n if readout == "fresh" else 0, n_test, d, target,
+                              rng)
+        X, y, A, B, offset, grad, loss = _step_while_drawing(X, drawn, target, W0, a0, chunk)
+        with np.errstate(over="ignore", invalid="ignore"):
+            W1 = W0 - eta * grad
+        check_loss(1, loss)
+        if not np.all(np.isfinite(W1)):
+            raise DivergenceError(1, loss, "the weights became non-finite")
+        fresh, (Xt, yt) = later.result()
+    if fresh is not None:
+        del X, y, offset
+        X, y = fresh
+        offset = A + X @ B
     lin_t = A + Xt @ B
     errors = []
-    y_pre = y - (A + X @ B)
+    y_pre = y - offset
     for W in ((W1, W0) if random_features else (W1,)):
         a_fit = _ridge_core(X, y_pre, W, lam, relu, chunk)
         pred = lin_t + _output_core(Xt, W, a_fit, relu, chunk)

@@ -135,3 +135,24 @@ def test_seed_is_recorded_per_notebook(toy_runs):
     root, _, _ = toy_runs
     notebooks = json.loads((root / "out_mixed" / "claims.json").read_text())["notebooks"]
     assert next(n for n in notebooks if n["name"] == "01_toy")["seed"] == 7
+
+
+def test_site_and_readme_need_a_verify_run(tmp_path):
+    for command in ("site", "readme"):
+        result = subprocess.run([sys.executable, "-m", "theory", command, "--build",
+                                 str(tmp_path)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2 and "run `make verify` first" in result.stderr
+
+
+def test_readme_command_rewrites_the_table(toy_runs, tmp_path):
+    from theory import book
+
+    root, _, _ = toy_runs
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{book.README_BEGIN}\n{book.README_END}\n")
+    result = subprocess.run([sys.executable, "-m", "theory", "readme", "--build",
+                             str(root / "out_mixed"), "--readme", str(readme)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert book.readme_counts(readme) == {"01_toy": (2, 1), "02_crash": (0, 0),
+                                          "03_fine": (1, 1)}

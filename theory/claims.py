@@ -204,8 +204,7 @@ def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width) or [""]
 
 
-def render_table(claims, *, width: int = 60, title: str | None = None,
-                 extra: dict | None = None) -> str:
+def render_table(claims, *, width: int = 60, title: str | None = None) -> str:
     """Render claims as a text table with one row per claim (statement wrapped at ``width``)."""
     headers = ["id", "statement", "measured", "rel", "expected", "tolerance", "verdict"]
     rows = []

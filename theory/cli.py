@@ -355,10 +355,9 @@ def _book_command(args) -> int:
 
     build = args.build or config.build_dir()
     try:
-        report_data = json.loads((build / "claims.json").read_text())
-    except FileNotFoundError:
-        print(f"error: {build / 'claims.json'} does not exist: run `make verify` first",
-              file=sys.stderr)
+        report_data = book.load_report(build)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.command == "site":
         index = book.build_site(build, args.out)

@@ -537,24 +537,24 @@ def _check_basis(U, d):
     return U
 
 
+def _cosines(name: str, W, U, ndim: int) -> np.ndarray:
+    """Signed cosines <w_i, u_k>/||w_i|| for rows w_i of ``W`` (``(..., p, d)``): ``(..., p, k)``."""
+    W = as_float_array(name, W, ndim=ndim)
+    U = _check_basis(U, W.shape[-1])
+    norms = np.linalg.norm(W, axis=-1)
+    if np.any(norms == 0):
+        raise ValueError(f"{name} has a zero row (a neuron without direction)")
+    return (W @ U) / norms[..., None]
+
+
 def neuron_cosines(W, U) -> np.ndarray:
     """Signed cosines <w_i, u_k>/||w_i|| of every neuron with every column of U, ``(p, k)``."""
-    W = as_float_array("W", W, ndim=2)
-    U = _check_basis(U, W.shape[1])
-    norms = np.linalg.norm(W, axis=1)
-    if np.any(norms == 0):
-        raise ValueError("W has a zero row (a neuron without direction)")
-    return (W @ U) / norms[:, None]
+    return _cosines("W", W, U, ndim=2)
 
 
 def mean_abs_cosines(trajectory, U) -> np.ndarray:
     """mean_i |<w_i, u_k>| / ||w_i|| along a trajectory ``(T+1, p, d)``: shape ``(T+1, k)``."""
-    trajectory = as_float_array("trajectory", trajectory, ndim=3)
-    U = _check_basis(U, trajectory.shape[2])
-    norms = np.linalg.norm(trajectory, axis=2)
-    if np.any(norms == 0):
-        raise ValueError("trajectory has a zero row (a neuron without direction)")
-    return np.mean(np.abs(trajectory @ U) / norms[..., None], axis=1)
+    return np.mean(np.abs(_cosines("trajectory", trajectory, U, ndim=3)), axis=1)
 
 
 def subspace_overlap(W, U) -> np.ndarray:

@@ -75,17 +75,27 @@ def test_publish_writes_into_the_claims_dir(tmp_path, monkeypatch):
 def test_table_is_stable_and_fixed_precision():
     ledger = Ledger("Toy paper")
     ledger.check("C1", "the ratio halves when the step halves", 2.00471234, 2.0, rtol=0.1,
-                 source="derived here")
+                 source="derived here", kind="evidence", alternative="a ratio of 1")
     ledger.check("C2", "residual at round-off", 3.3e-16, 1e-10, relation="le",
-                 source="derived here", noise_floor=1e-12)
-    ledger.check("C3", "a boolean outcome", False, True, relation="true", source="abstract")
+                 source="derived here", noise_floor=1e-12, kind="consistency")
+    ledger.check("C3", "a boolean outcome", False, True, relation="true", source="abstract",
+                 kind="evidence", alternative="False", discrepancy="it is False here")
     expected = "\n".join([
-        "Toy paper: 2/3 claims pass",
-        "id  statement                              measured  rel  expected  tolerance  verdict",
-        "--  -------------------------------------  --------  ---  --------  ---------  -------",
-        "C1  the ratio halves when the step halves  2         ~=   2         rtol=0.1   PASS",
-        "C2  residual at round-off                  <1e-12    <=   1e-10     -          PASS",
-        "C3  a boolean outcome                      False     is   True      -          FAIL",
+        "Toy paper: 1/2 evidence claims reproduced, 1 not reproduced (documented); "
+        "1/1 consistency checks pass",
+        "id  kind  statement                              measured  rel  expected  tolerance"
+        "  verdict",
+        "--  ----  -------------------------------------  --------  ---  --------  ---------"
+        "  --------------",
+        "C1  E     the ratio halves when the step halves  2         ~=   2         rtol=0.1"
+        "   PASS",
+        "C2  C     residual at round-off                  <1e-12    <=   1e-10     -"
+        "          PASS",
+        "C3  E     a boolean outcome                      False     is   True      -"
+        "          NOT REPRODUCED",
+        "",
+        "Not reproduced (documented discrepancies):",
+        "  C3: it is False here",
     ])
     assert ledger.table() == expected
 
@@ -131,6 +141,11 @@ def test_assert_all_lists_every_failure():
     (dict(relation="true", measured=True, expected=1.0, rtol=None), "expected"),
     (dict(digits=0), "digits"),
     (dict(noise_floor=-1.0), "noise_floor"),
+    (dict(kind="proof"), "kind"),
+    (dict(kind="evidence"), "alternative"),
+    (dict(kind="evidence", alternative=" "), "alternative"),
+    (dict(kind="consistency", discrepancy="x"), "discrepancy"),
+    (dict(kind="evidence", alternative="y", discrepancy=""), "discrepancy"),
 ])
 def test_bad_input_raises_value_error_naming_the_argument(kwargs, name):
     args = dict(id="c", statement="s", measured=1.0, expected=1.0, rtol=0.1, source="x")
@@ -160,3 +175,26 @@ def test_json_is_written_atomically(tmp_path):
         write_json_atomic(path, {"ok": 2, "bad": float("nan")})   # fails inside json.dump
     assert json.loads(path.read_text()) == {"ok": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["claims.json"]
+
+
+def test_documented_discrepancy_is_not_a_pass_and_not_an_error(tmp_path):
+    ledger = Ledger("P")
+    ledger.check("A", "holds", 1.0, 1.0, rtol=0.1, source="x", kind="evidence",
+                 alternative="2.0")
+    assert not ledger.check("B", "paper says <= 1", 3.0, 1.0, relation="le", source="paper",
+                            kind="evidence", alternative="3", discrepancy="3 in our runs")
+    ledger.check("C", "identity", 0.0, 1e-12, relation="le", source="x", kind="consistency")
+    ledger.assert_all()                         # a documented discrepancy does not raise
+    assert [c.verdict for c in ledger.claims] == ["PASS", "NOT REPRODUCED", "PASS"]
+    assert ledger.failed == [] and [c.id for c in ledger.not_reproduced] == ["B"]
+    from theory.claims import summary_counts
+    counts = summary_counts(ledger.claims)
+    assert (counts["evidence"], counts["reproduced"], counts["not_reproduced"],
+            counts["consistency"]) == (2, 1, 1, 1)
+    _, loaded = load_claims(ledger.to_json(tmp_path / "l.json"))
+    assert loaded == ledger.claims and loaded[1].verdict == "NOT REPRODUCED"
+    # the same failure without a discrepancy is an error
+    ledger.check("D", "paper says <= 1", 3.0, 1.0, relation="le", source="paper",
+                 kind="evidence", alternative="3")
+    with pytest.raises(AssertionError, match="D: paper says"):
+        ledger.assert_all()

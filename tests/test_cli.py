@@ -31,13 +31,15 @@ def toy_runs(tmp_path_factory):
     mixed = root / "mixed"
     mixed.mkdir()
     write_notebook(mixed / "01_toy.ipynb", LEDGER +
-                   "ledger.check('GOOD', 'two plus two', 2 + 2, 4, atol=0, source='derived here')\n"
+                   "ledger.check('GOOD', 'two plus two', 2 + 2, 4, atol=0, source='derived here',"
+                   " kind='evidence', alternative='two plus two is five')\n"
                    "ledger.check('BAD', 'pi is three', 3.14159, 3.0, rtol=1e-3, "
-                   "source='derived here')\n"
+                   "source='derived here', kind='consistency')\n"
                    "ledger.publish('01_toy')")
     write_notebook(mixed / "02_crash.ipynb", "x = 1", "raise RuntimeError('boom')")
     write_notebook(mixed / "03_fine.ipynb", LEDGER +
-                   "ledger.check('FINE', 'one', 1.0, 1.0, rtol=1e-9, source='abstract')\n"
+                   "ledger.check('FINE', 'one', 1.0, 1.0, rtol=1e-9, source='abstract', "
+                   "kind='evidence', alternative='zero')\n"
                    "ledger.publish('03_fine')")
     mixed_result = run_verify(mixed, root / "out_mixed", "--jobs", "2")
     only_result = run_verify(mixed, root / "out_only", "--only", "03_fine")
@@ -49,15 +51,17 @@ def test_failing_claim_and_crash_give_exit_1_and_a_table(toy_runs):
     assert result.returncode == 1, result.stderr
     out = result.stdout
     header = next(line for line in out.splitlines() if line.startswith("notebook"))
-    assert header.split() == ["notebook", "claim", "expected", "measured", "verdict", "seconds"]
+    assert header.split() == ["notebook", "claim", "kind", "expected", "measured", "verdict",
+                              "seconds"]
     good = next(line for line in out.splitlines() if " GOOD " in line).split()
-    assert good[:5] == ["01_toy", "GOOD", "4", "4", "PASS"]
+    assert good[:6] == ["01_toy", "GOOD", "evidence", "4", "4", "PASS"]
     bad = next(line for line in out.splitlines() if " BAD " in line).split()
-    assert bad[:5] == ["01_toy", "BAD", "3", "3.14", "FAIL"]
+    assert bad[:6] == ["01_toy", "BAD", "consistency", "3", "3.14", "FAIL"]
     assert "ERROR 02_crash: cell 1 raised" in out and "boom" in out
     # the crash did not stop the notebook after it
     assert any(line.split()[:2] == ["03_fine", "FINE"] for line in out.splitlines() if line)
-    assert "2/3 claims pass in 3 notebooks (quick mode); 1 notebook error(s)" in out
+    assert ("2/2 evidence claims reproduced, 0 not reproduced (documented); 0/1 consistency "
+            "checks pass; 1 FAILED in 3 notebooks (quick mode); 1 notebook error(s)") in out
 
 
 def test_claims_json_and_md_are_written(toy_runs):
@@ -71,14 +75,14 @@ def test_claims_json_and_md_are_written(toy_runs):
     crash = next(n for n in data["notebooks"] if n["name"] == "02_crash")
     assert "boom" in crash["error"]
     md = (root / "out_mixed" / "claims.md").read_text()
-    assert "| 01_toy | BAD | pi is three |" in md
+    assert "| 01_toy | BAD | consistency | pi is three |" in md
     assert (root / "out_mixed" / "notebooks" / "01_toy.ipynb").exists()
 
 
 def test_only_selects_notebooks_and_passing_run_exits_0(toy_runs):
     _, _, result = toy_runs
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "1/1 claims pass in 1 notebooks" in result.stdout
+    assert "1/1 evidence claims reproduced" in result.stdout
     assert "01_toy" not in result.stdout
 
 
@@ -154,5 +158,5 @@ def test_readme_command_rewrites_the_table(toy_runs, tmp_path):
                              str(root / "out_mixed"), "--readme", str(readme)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert book.readme_counts(readme) == {"01_toy": (2, 1), "02_crash": (0, 0),
-                                          "03_fine": (1, 1)}
+    assert book.readme_counts(readme) == {"01_toy": (1, 1, 0, 1), "02_crash": (0, 0, 0, 0),
+                                          "03_fine": (1, 1, 0, 0)}

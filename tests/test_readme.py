@@ -23,13 +23,16 @@ def test_readme_claims_table_is_up_to_date():
 
 
 def test_readme_table_round_trip(tmp_path):
+    counts = {"evidence": 3, "reproduced": 2, "not_reproduced": 1, "consistency": 1,
+              "consistency_pass": 1, "unclassified": 0, "failed": 0, "total": 4}
     report = {"mode": "quick", "notebooks": [
-        {"name": "01_x", "paper": "Paper X", "claims": 4, "passed": 3, "seconds": 12.3},
+        {"name": "01_x", "paper": "Paper X", "claims": 4, "passed": 3, "seconds": 12.3,
+         "counts": counts},
         {"name": "02_y", "paper": None, "claims": 0, "passed": 0, "seconds": 1.0}]}
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n\n{book.README_BEGIN}\nold\n{book.README_END}\n\nrest\n")
     assert book.update_readme(readme, report) is True
-    assert book.readme_counts(readme) == {"01_x": (4, 3), "02_y": (0, 0)}
+    assert book.readme_counts(readme) == {"01_x": (3, 2, 1, 1), "02_y": (0, 0, 0, 0)}
     assert readme.read_text().startswith("intro") and readme.read_text().endswith("rest\n")
     assert book.update_readme(readme, report) is False
     readme.write_text("no markers")

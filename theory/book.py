@@ -56,19 +56,37 @@ def _render_notebook(path: Path, out: Path) -> Path:
     return target
 
 
+def _counts(entry: dict) -> dict:
+    """Headline counts of one notebook entry of ``claims.json``."""
+    counts = entry.get("counts")
+    if counts is None:   # a report written before claims had kinds
+        counts = {"evidence": 0, "reproduced": 0, "not_reproduced": 0, "consistency": 0,
+                  "consistency_pass": 0, "unclassified": entry["claims"],
+                  "failed": entry["claims"] - entry["passed"], "total": entry["claims"]}
+    return counts
+
+
 def _index_html(report: dict) -> str:
     rows = []
     for entry in report["notebooks"]:
         name = html.escape(entry["name"])
         paper = html.escape(entry.get("paper") or "(no ledger)")
-        status = "error: " + html.escape(entry["error"]) if entry.get("error") else (
-            "all pass" if entry["passed"] == entry["claims"] else "some fail")
+        n = _counts(entry)
+        if entry.get("error"):
+            status = "error: " + html.escape(entry["error"])
+        elif n["failed"]:
+            status = f"{n['failed']} failed"
+        elif n["not_reproduced"]:
+            status = f"{n['not_reproduced']} not reproduced (documented)"
+        else:
+            status = "all reproduced"
         rows.append(f"<tr><td><a href=\"{name}.html\">{name}</a></td><td>{paper}</td>"
-                    f"<td class=\"num\">{entry['claims']}</td>"
-                    f"<td class=\"num\">{entry['passed']}</td>"
+                    f"<td class=\"num\">{n['reproduced']}/{n['evidence']}</td>"
+                    f"<td class=\"num\">{n['not_reproduced']}</td>"
+                    f"<td class=\"num\">{n['consistency_pass']}/{n['consistency']}</td>"
                     f"<td class=\"num\">{entry['seconds']:.1f}</td><td>{status}</td></tr>")
-    n_claims = sum(e["claims"] for e in report["notebooks"])
-    n_pass = sum(e["passed"] for e in report["notebooks"])
+    total = {k: sum(_counts(e)[k] for e in report["notebooks"])
+             for k in ("evidence", "reproduced", "not_reproduced", "consistency")}
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>theory: five papers, re-derived and re-run</title>
 <style>
@@ -81,11 +99,15 @@ td:last-child, td:first-child {{ white-space: nowrap; }}
 <h1>theory</h1>
 <p>Jupyter notebooks that re-derive and re-run the central claims of five deep-learning-theory
 papers. Each notebook states the claims, derives them in sympy, simulates them in numpy and ends
-with a claims table in which every claim is checked by a computed number.</p>
-<p>This run ({html.escape(report.get('mode', 'quick'))} mode): <b>{n_pass} of {n_claims}</b>
-claims pass.</p>
-<table><thead><tr><th>notebook</th><th>paper</th><th>claims</th><th>passing</th>
-<th>seconds</th><th>status</th></tr></thead>
+with a claims table in which every claim is checked by a computed number. An <i>evidence</i>
+claim would fail if the paper's statement (or our reconstruction of it) were wrong; a
+<i>consistency</i> check is an identity of the code or the algebra and is not counted as a
+reproduction; a <i>documented discrepancy</i> is a paper's statement that did not hold here.</p>
+<p>This run ({html.escape(report.get('mode', 'quick'))} mode): <b>{total['reproduced']} of
+{total['evidence']}</b> evidence claims reproduced, {total['not_reproduced']} not reproduced
+(documented), {total['consistency']} consistency checks.</p>
+<table><thead><tr><th>notebook</th><th>paper</th><th>evidence reproduced</th>
+<th>not reproduced</th><th>consistency</th><th>seconds</th><th>status</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table>
@@ -117,13 +139,18 @@ def build_site(build: Path, out: Path | None = None) -> Path:
 def readme_table(report: dict) -> str:
     """The README claims section (markdown) for a ``claims.json`` report."""
     lines = [README_BEGIN,
-             f"Claims checked by the last `make verify` ({report.get('mode', 'quick')} mode):",
+             f"Claims checked by the last `make verify` ({report.get('mode', 'quick')} mode). "
+             "*Evidence* would fail if the paper (or our reconstruction) were wrong; "
+             "*consistency* checks are identities of the code or the algebra and are not "
+             "counted as reproductions; *not reproduced* are documented discrepancies.",
              "",
-             "| notebook | paper | claims | passing | seconds |",
-             "|---|---|---:|---:|---:|"]
+             "| notebook | paper | evidence | reproduced | not reproduced | consistency | seconds |",
+             "|---|---|---:|---:|---:|---:|---:|"]
     for e in report["notebooks"]:
-        lines.append(f"| `{e['name']}` | {e.get('paper') or '-'} | {e['claims']} | "
-                     f"{e['passed']} | {e['seconds']:.0f} |")
+        n = _counts(e)
+        lines.append(f"| `{e['name']}` | {e.get('paper') or '-'} | {n['evidence']} | "
+                     f"{n['reproduced']} | {n['not_reproduced']} | {n['consistency']} | "
+                     f"{e['seconds']:.0f} |")
     lines.append(README_END)
     return "\n".join(lines)
 
@@ -140,22 +167,28 @@ def update_readme(readme: Path, report: dict) -> bool:
     return new != text
 
 
-def readme_counts(readme: Path) -> dict[str, tuple[int, int]]:
-    """``{notebook: (claims, passing)}`` as the README's claims section states them."""
+def readme_counts(readme: Path) -> dict[str, tuple[int, int, int, int]]:
+    """``{notebook: (evidence, reproduced, not reproduced, consistency)}`` as the README's
+    claims section states them."""
     text = readme.read_text()
     start, end = text.find(README_BEGIN), text.find(README_END)
     if start < 0 or end < 0:
         raise ValueError(f"{readme} has no claims-table markers")
     counts = {}
-    for m in re.finditer(r"^\| `([^`]+)` \| .*? \| (\d+) \| (\d+) \| \d+ \|$",
+    for m in re.finditer(r"^\| `([^`]+)` \| .*? \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| \d+ \|$",
                          text[start:end], re.M):
-        counts[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+        counts[m.group(1)] = tuple(int(m.group(k)) for k in range(2, 6))
     return counts
 
 
-def committed_claim_counts(folder: Path) -> dict[str, tuple[int, int]]:
-    """``{notebook: (claims, passing)}`` read from the claims table that each committed
-    notebook prints (the ``NBVAL_CHECK_OUTPUT`` cell, which nbval holds to a fresh run)."""
+HEADLINE = re.compile(r": (\d+)/(\d+) evidence claims reproduced, (\d+) not reproduced "
+                      r"\(documented\); (\d+)/(\d+) consistency checks pass")
+
+
+def committed_claim_counts(folder: Path) -> dict[str, tuple[int, int, int, int]]:
+    """``{notebook: (evidence, reproduced, not reproduced, consistency)}`` read from the claims
+    table that each committed notebook prints (the ``NBVAL_CHECK_OUTPUT`` cell, which nbval
+    holds to a fresh run)."""
     import nbformat
 
     counts = {}
@@ -164,7 +197,8 @@ def committed_claim_counts(folder: Path) -> dict[str, tuple[int, int]]:
         for cell in nb.cells:
             if cell.cell_type == "code" and cell.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT"):
                 text = "".join(o.get("text", "") for o in cell.outputs)
-                m = re.search(r": (\d+)/(\d+) claims pass", text)
+                m = HEADLINE.search(text)
                 if m:
-                    counts[path.stem] = (int(m.group(2)), int(m.group(1)))
+                    counts[path.stem] = (int(m.group(2)), int(m.group(1)), int(m.group(3)),
+                                         int(m.group(5)))
     return counts

@@ -11,11 +11,25 @@ notebook, the number the theory predicts, and a relation between them:
 
 A non-finite measurement never passes. Verdicts are computed here, never passed in.
 
+Every claim has a ``kind`` (see ``docs/claims.md``):
+
+* ``"evidence"``: the check would fail if the paper's statement (or our reconstruction of it)
+  were wrong. It must name that alternative: ``alternative="a random-feature model gives
+  ratio ~0.85; learning gives < 0.3"``. Headlines count evidence only.
+* ``"consistency"``: an identity of the code or the algebra (a construction checked to
+  round-off, a property that holds by definition). Shown, never counted as a reproduction.
+
+A **documented discrepancy** is a paper's statement that does not hold as stated in our runs:
+record it with ``discrepancy="why it fails here, with the numbers"``. When such a check fails,
+its verdict is ``NOT REPRODUCED``: never a pass, and not an error either (``assert_all`` and
+``theory verify`` fail only on undocumented failures). When it passes, it is a pass.
+
 Usage::
 
     ledger = Ledger("Law of parsimony (Yaras et al. 2023)")
     ledger.check("C1", "invariant block is exact", residual, 1e-10, relation="le",
-                 source="paper, Thm 1", noise_floor=1e-12)
+                 source="paper, Thm 1", kind="evidence", noise_floor=1e-12,
+                 alternative="a full-rank update would leave a residual of order 1")
     print(ledger.table())
     ledger.publish("01_law_of_parsimony")   # for `python -m theory verify`
     ledger.assert_all()
@@ -33,9 +47,12 @@ from pathlib import Path
 
 from . import config
 
-__all__ = ["Claim", "Ledger", "load_claims", "format_value"]
+__all__ = ["Claim", "Ledger", "load_claims", "format_value", "KINDS", "summary_counts",
+           "headline"]
 
 RELATIONS = ("close", "le", "ge", "true")
+KINDS = ("evidence", "consistency")
+PASS, FAIL, NOT_REPRODUCED = "PASS", "FAIL", "NOT REPRODUCED"
 _RELATION_SYMBOL = {"close": "~=", "le": "<=", "ge": ">=", "true": "is"}
 
 
@@ -55,6 +72,57 @@ class Claim:
     passed: bool
     digits: int = 3
     noise_floor: float | None = None
+    kind: str | None = None
+    alternative: str | None = None
+    discrepancy: str | None = None
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``; ``NOT REPRODUCED`` (failed, discrepancy documented); ``FAIL`` otherwise."""
+        if self.passed:
+            return PASS
+        return NOT_REPRODUCED if self.discrepancy else FAIL
+
+    @property
+    def undocumented_failure(self) -> bool:
+        return not self.passed and not self.discrepancy
+
+
+def summary_counts(claims) -> dict[str, int]:
+    """Counts for a headline: evidence reproduced / not reproduced / failed, consistency."""
+    claims = [_as_claim(c) for c in claims]
+    evidence = [c for c in claims if c.kind == "evidence"]
+    other = [c for c in claims if c.kind != "evidence"]
+    return {
+        "evidence": len(evidence),
+        "reproduced": sum(c.passed for c in evidence),
+        "not_reproduced": sum(c.verdict == NOT_REPRODUCED for c in evidence),
+        "consistency": sum(c.kind == "consistency" for c in other),
+        "consistency_pass": sum(c.passed for c in other if c.kind == "consistency"),
+        "unclassified": sum(c.kind is None for c in other),
+        "failed": sum(c.undocumented_failure for c in claims),
+        "total": len(claims),
+    }
+
+
+def headline(claims) -> str:
+    """``N/E evidence claims reproduced, D not reproduced (documented); C/C consistency checks
+    pass`` (plus undocumented failures and unclassified claims when there are any)."""
+    n = summary_counts(claims)
+    text = (f"{n['reproduced']}/{n['evidence']} evidence claims reproduced, "
+            f"{n['not_reproduced']} not reproduced (documented); "
+            f"{n['consistency_pass']}/{n['consistency']} consistency checks pass")
+    if n["unclassified"]:
+        text += f"; {n['unclassified']} unclassified"
+    if n["failed"]:
+        text += f"; {n['failed']} FAILED"
+    return text
+
+
+def _as_claim(c) -> "Claim":
+    if isinstance(c, Claim):
+        return c
+    return Claim(**{k: c[k] for k in Claim.__dataclass_fields__ if k in c})
 
 
 def format_value(value, digits: int = 3, noise_floor: float | None = None) -> str:
@@ -103,8 +171,15 @@ class Ledger:
     # -- recording -------------------------------------------------------------------------
     def check(self, id: str, statement: str, measured, expected, *, rtol: float | None = None,
               atol: float | None = None, relation: str = "close", source: str = "",
-              digits: int = 3, noise_floor: float | None = None) -> bool:
-        """Record one claim and return its verdict (``True`` when it holds)."""
+              digits: int = 3, noise_floor: float | None = None, kind: str | None = None,
+              alternative: str | None = None, discrepancy: str | None = None) -> bool:
+        """Record one claim and return whether it holds.
+
+        ``kind`` is ``"evidence"`` (then ``alternative`` must say which plausible alternative
+        would have failed the check) or ``"consistency"``. ``discrepancy`` documents why a
+        paper's statement may not hold here (evidence only): a failed check with a documented
+        discrepancy is shown as ``NOT REPRODUCED`` and does not make ``assert_all`` raise.
+        """
         if not isinstance(id, str) or not id.strip():
             raise ValueError("id must be a non-empty string")
         if any(c.id == id for c in self.claims):
@@ -116,6 +191,15 @@ class Ledger:
         if not isinstance(source, str) or not source.strip():
             raise ValueError("source must say where the claim comes from "
                              "(paper section, abstract, or 'derived here')")
+        if kind is not None and kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        for name, text in (("alternative", alternative), ("discrepancy", discrepancy)):
+            if text is not None and (not isinstance(text, str) or not text.strip()):
+                raise ValueError(f"{name} must be a non-empty string or None, got {text!r}")
+        if kind == "evidence" and alternative is None:
+            raise ValueError("alternative must name what would have failed an evidence claim")
+        if discrepancy is not None and kind != "evidence":
+            raise ValueError("discrepancy documents an evidence claim; kind must be 'evidence'")
         if not isinstance(digits, int) or isinstance(digits, bool) or not 1 <= digits <= 12:
             raise ValueError(f"digits must be an integer in [1, 12], got {digits!r}")
         for name, tol in (("rtol", rtol), ("atol", atol), ("noise_floor", noise_floor)):
@@ -149,13 +233,19 @@ class Ledger:
             else:
                 passed = measured >= expected
         self.claims.append(Claim(self.paper, id, statement, source, measured, expected,
-                                 relation, rtol, atol, bool(passed), digits, noise_floor))
+                                 relation, rtol, atol, bool(passed), digits, noise_floor,
+                                 kind, alternative, discrepancy))
         return bool(passed)
 
     # -- reporting -------------------------------------------------------------------------
     @property
     def failed(self) -> list[Claim]:
-        return [c for c in self.claims if not c.passed]
+        """Undocumented failures (a documented discrepancy is not among them)."""
+        return [c for c in self.claims if c.undocumented_failure]
+
+    @property
+    def not_reproduced(self) -> list[Claim]:
+        return [c for c in self.claims if c.verdict == NOT_REPRODUCED]
 
     def table(self, width: int = 60) -> str:
         """A fixed-precision text table: id, statement, measured, relation, expected, tol, verdict."""
@@ -174,12 +264,14 @@ class Ledger:
         return self.to_json(config.claims_dir() / f"{notebook}.json")
 
     def assert_all(self) -> None:
-        """Raise ``AssertionError`` listing every failed claim (and fail on an empty ledger)."""
+        """Raise ``AssertionError`` listing every undocumented failure (and fail on an empty
+        ledger). Documented discrepancies are reported by :meth:`table`, not raised."""
         if not self.claims:
             raise AssertionError(f"{self.paper}: the ledger holds no claims")
         failed = self.failed
         if failed:
-            lines = [f"{len(failed)} of {len(self.claims)} claims failed ({self.paper}):"]
+            lines = [f"{len(failed)} of {len(self.claims)} claims failed without a documented "
+                     f"discrepancy ({self.paper}):"]
             for c in failed:
                 lines.append(f"  {c.id}: {c.statement}: measured "
                              f"{format_value(c.measured, c.digits, c.noise_floor)} "
@@ -199,6 +291,9 @@ def _tolerance_text(c: Claim) -> str:
     return " (" + ", ".join(parts) + ")"
 
 
+_KIND_SHORT = {"evidence": "E", "consistency": "C"}
+
+
 def _wrap(text: str, width: int) -> list[str]:
     import textwrap
     return textwrap.wrap(text, width) or [""]
@@ -206,16 +301,15 @@ def _wrap(text: str, width: int) -> list[str]:
 
 def render_table(claims, *, width: int = 60, title: str | None = None) -> str:
     """Render claims as a text table with one row per claim (statement wrapped at ``width``)."""
-    headers = ["id", "statement", "measured", "rel", "expected", "tolerance", "verdict"]
+    headers = ["id", "kind", "statement", "measured", "rel", "expected", "tolerance", "verdict"]
+    claims = [_as_claim(c) for c in claims]
     rows = []
     for c in claims:
-        if isinstance(c, dict):
-            c = Claim(**{k: c[k] for k in Claim.__dataclass_fields__ if k in c})
         tol = _tolerance_text(c).strip(" ()") or "-"
-        rows.append([c.id, _wrap(c.statement, width),
+        rows.append([c.id, _KIND_SHORT.get(c.kind, "?"), _wrap(c.statement, width),
                      format_value(c.measured, c.digits, c.noise_floor),
                      _RELATION_SYMBOL[c.relation], format_value(c.expected, c.digits), tol,
-                     "PASS" if c.passed else "FAIL"])
+                     c.verdict])
     widths = [max([len(headers[i])] + [len(r[i]) if isinstance(r[i], str)
                                         else max(len(x) for x in r[i]) for r in rows])
               for i in range(len(headers))]
@@ -223,15 +317,21 @@ def render_table(claims, *, width: int = 60, title: str | None = None) -> str:
         return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
     out = []
     if title:
-        n_pass = sum(1 for r in rows if r[-1] == "PASS")
-        out.append(f"{title}: {n_pass}/{len(rows)} claims pass")
+        out.append(f"{title}: {headline(claims)}")
     out.append(line(headers))
     out.append(line(["-" * w for w in widths]))
     for r in rows:
-        statement = r[1]
-        out.append(line([r[0], statement[0]] + r[2:]))
+        statement = r[2]
+        out.append(line(r[:2] + [statement[0]] + r[3:]))
         for cont in statement[1:]:
-            out.append(line(["", cont] + [""] * (len(headers) - 2)))
+            out.append(line(["", "", cont] + [""] * (len(headers) - 3)))
+    documented = [c for c in claims if c.verdict == NOT_REPRODUCED]
+    if documented:
+        out.append("")
+        out.append("Not reproduced (documented discrepancies):")
+        for c in documented:
+            for k, text in enumerate(_wrap(f"{c.id}: {c.discrepancy}", width + 40)):
+                out.append(("  " if k == 0 else "    ") + text)
     return "\n".join(out)
 
 
@@ -255,6 +355,5 @@ def write_json_atomic(path, data) -> Path:
 def load_claims(path) -> tuple[str, list[Claim]]:
     """Read a ledger written by :meth:`Ledger.to_json`; returns ``(paper, claims)``."""
     data = json.loads(Path(path).read_text())
-    claims = [Claim(**{k: rec[k] for k in Claim.__dataclass_fields__ if k in rec})
-              for rec in data["claims"]]
+    claims = [_as_claim(rec) for rec in data["claims"]]
     return data["paper"], claims

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import config, provenance
-from .claims import Claim, format_value, load_claims, write_json_atomic
+from .claims import Claim, format_value, headline, load_claims, summary_counts, write_json_atomic
 
 __all__ = ["main", "discover_notebooks", "verify", "refresh"]
 
@@ -39,7 +39,8 @@ class NotebookRun:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and bool(self.claims) and all(c.passed for c in self.claims)
+        return (self.error is None and bool(self.claims)
+                and not any(c.undocumented_failure for c in self.claims))
 
 
 def discover_notebooks(folder: Path, only: list[str] | None = None, *,
@@ -218,45 +219,53 @@ def report(runs: list[NotebookRun], out: Path, *, mode: str, provenance: dict | 
         "provenance": provenance or {},
         "notebooks": [{"name": r.name, "paper": r.paper, "seconds": round(r.seconds, 2),
                        "seed": r.seed, "error": r.error, "claims": len(r.claims),
-                       "passed": sum(c.passed for c in r.claims)} for r in runs],
+                       "passed": sum(c.passed for c in r.claims),
+                       "counts": summary_counts(r.claims)} for r in runs],
         "claims": records,
     }
     write_json_atomic(out / "claims.json", data)
 
-    headers = ["notebook", "claim", "expected", "measured", "verdict", "seconds"]
+    headers = ["notebook", "claim", "kind", "expected", "measured", "verdict", "seconds"]
     rows = []
     for run in runs:
         for c in run.claims:
-            rows.append([run.name, c.id, format_value(c.expected, c.digits),
+            rows.append([run.name, c.id, c.kind or "?", format_value(c.expected, c.digits),
                          format_value(c.measured, c.digits, c.noise_floor),
-                         "PASS" if c.passed else "FAIL", f"{run.seconds:.1f}"])
+                         c.verdict, f"{run.seconds:.1f}"])
         if run.error:
-            rows.append([run.name, "-", "-", "-", "ERROR", f"{run.seconds:.1f}"])
+            rows.append([run.name, "-", "-", "-", "-", "ERROR", f"{run.seconds:.1f}"])
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
              "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
-    n_claims = sum(len(r.claims) for r in runs)
-    n_pass = sum(c.passed for r in runs for c in r.claims)
+    all_claims = [c for r in runs for c in r.claims]
     n_err = sum(r.error is not None for r in runs)
-    summary = (f"{n_pass}/{n_claims} claims pass in {len(runs)} notebooks "
+    summary = (f"{headline(all_claims)} in {len(runs)} notebooks "
                f"({mode} mode); {n_err} notebook error(s)")
     errors = [f"ERROR {r.name}: {r.error}" for r in runs if r.error]
     text = "\n".join(lines + [""] + errors + ([""] if errors else []) + [summary])
 
     md = ["# Claims", "", f"Mode: {mode}. {summary}.", "",
-          "| notebook | claim | statement | expected | measured | verdict | seconds |",
-          "|---|---|---|---|---|---|---|"]
+          "| notebook | claim | kind | statement | expected | measured | verdict | seconds |",
+          "|---|---|---|---|---|---|---|---|"]
     for run in runs:
         for c in run.claims:
-            md.append(f"| {run.name} | {c.id} | {c.statement.replace('|', '/')} | "
+            md.append(f"| {run.name} | {c.id} | {c.kind or '?'} | "
+                      f"{c.statement.replace('|', '/')} | "
                       f"{format_value(c.expected, c.digits)} | "
                       f"{format_value(c.measured, c.digits, c.noise_floor)} | "
-                      f"{'PASS' if c.passed else 'FAIL'} | {run.seconds:.1f} |")
+                      f"{c.verdict} | {run.seconds:.1f} |")
         if run.error:
-            md.append(f"| {run.name} | - | {run.error.replace('|', '/')} | - | - | ERROR | "
+            md.append(f"| {run.name} | - | - | {run.error.replace('|', '/')} | - | - | ERROR | "
                       f"{run.seconds:.1f} |")
+    documented = [(run.name, c) for run in runs for c in run.claims if c.verdict != "PASS"
+                  and c.discrepancy]
+    if documented:
+        md += ["", "## Not reproduced (documented discrepancies)", ""]
+        md += [f"- **{name} {c.id}**: {c.statement} Measured "
+               f"{format_value(c.measured, c.digits, c.noise_floor)}. {c.discrepancy}"
+               for name, c in documented]
     tmp = out / ".claims.md.tmp"
     tmp.write_text("\n".join(md) + "\n")
     os.replace(tmp, out / "claims.md")

@@ -45,3 +45,26 @@ def test_version_is_exposed():
     import theory
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert theory.__version__ == project["version"]
+
+
+def test_license_and_citation():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "BSD-3-Clause"
+    assert "BSD 3-Clause License" in (ROOT / "LICENSE").read_text()
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert f"version: {project['version']}" in citation
+    for arxiv in ("2306.01154", "2305.18270", "2501.07400", "2405.17501", "2412.05144"):
+        assert f"arXiv:{arxiv}" in citation
+
+
+def test_installed_metadata_and_version_flag():
+    import subprocess
+    import sys
+    from importlib import metadata
+
+    assert metadata.version("theory") == tomllib.loads(
+        (ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert metadata.metadata("theory")["License-Expression"] == "BSD-3-Clause"
+    out = subprocess.run([sys.executable, "-m", "theory", "--version"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == f"theory {metadata.version('theory')}"

@@ -14,12 +14,17 @@ The package is the tested core under the notebooks in ``notebooks/``:
 * :mod:`theory.cli` and :mod:`theory.book`  ``python -m theory verify | refresh | site | readme``.
 """
 
+from importlib import metadata as _metadata
+
 from . import claims, config, linalg
 from .claims import Ledger
 from .linalg import (epsilon_rank, principal_angles, singular_values, subspace_distance,
                      top_subspace)
 
-__version__ = "0.1.0"
+try:
+    __version__ = _metadata.version("theory")
+except _metadata.PackageNotFoundError:   # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = ["Ledger", "claims", "config", "linalg", "epsilon_rank", "principal_angles",
            "singular_values", "subspace_distance", "top_subspace", "__version__"]

@@ -333,7 +333,10 @@ def refresh(notebooks: list[Path], timeout: int = 1800) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="python -m theory", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"theory {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("verify", help="execute the notebooks and print the claims table")
     v.add_argument("--full", action="store_true", help="paper-scale sizes (THEORY_FULL=1)")

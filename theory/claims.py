@@ -90,7 +90,7 @@ class Claim:
 
 def summary_counts(claims) -> dict[str, int]:
     """Counts for a headline: evidence reproduced / not reproduced / failed, consistency."""
-    claims = [_as_claim(c) for c in claims]
+    claims = _as_claims(claims)
     evidence = [c for c in claims if c.kind == "evidence"]
     other = [c for c in claims if c.kind != "evidence"]
     return {
@@ -108,7 +108,7 @@ def summary_counts(claims) -> dict[str, int]:
 def headline(claims) -> str:
     """``N/E evidence claims reproduced, D not reproduced (documented); C/C consistency checks
     pass`` (plus undocumented failures and unclassified claims when there are any)."""
-    n = summary_counts(claims)
+    n = summary_counts(_as_claims(claims))
     text = (f"{n['reproduced']}/{n['evidence']} evidence claims reproduced, "
             f"{n['not_reproduced']} not reproduced (documented); "
             f"{n['consistency_pass']}/{n['consistency']} consistency checks pass")
@@ -117,6 +117,15 @@ def headline(claims) -> str:
     if n["failed"]:
         text += f"; {n['failed']} FAILED"
     return text
+
+
+def _as_claims(claims) -> list["Claim"]:
+    if isinstance(claims, (str, bytes, dict)) or not hasattr(claims, "__iter__"):
+        raise TypeError(f"claims must be a list of Claim records or dicts, got {type(claims)}")
+    claims = list(claims)
+    if not all(isinstance(c, (Claim, dict)) for c in claims):
+        raise TypeError("claims must hold Claim records or dicts")
+    return [_as_claim(c) for c in claims]
 
 
 def _as_claim(c) -> "Claim":
@@ -302,7 +311,7 @@ def _wrap(text: str, width: int) -> list[str]:
 def render_table(claims, *, width: int = 60, title: str | None = None) -> str:
     """Render claims as a text table with one row per claim (statement wrapped at ``width``)."""
     headers = ["id", "kind", "statement", "measured", "rel", "expected", "tolerance", "verdict"]
-    claims = [_as_claim(c) for c in claims]
+    claims = _as_claims(claims)
     rows = []
     for c in claims:
         tol = _tolerance_text(c).strip(" ()") or "-"

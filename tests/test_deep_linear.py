@@ -258,13 +258,13 @@ def test_thin_and_randomized_frames_span_the_same_S(rng):
         dl.invariant_frame(W0, Phi, 2, svd="lanczos")
 
 
-def test_fused_gd_update_equals_the_plain_update(rng, monkeypatch):
+def test_stacked_gd_update_equals_the_per_layer_update(rng, monkeypatch):
     Phi, W0 = small_problem(rng, d=9, L=4)
     small = dl.train(W0, Phi, lr=0.03, steps=40)                         # small-chain loop
-    plain = dl.train(W0, Phi, lr=0.03, steps=40, lr_scale=[1, 1, 1, 1])  # separate update
+    plain = dl.train(W0, Phi, lr=0.03, steps=40, lr_scale=[1, 1, 1, 1])  # per-layer update
     monkeypatch.setattr(dl, "_SMALL_WIDTH", 0)
-    fused = dl.train(W0, Phi, lr=0.03, steps=40)                         # fused dgemm path
-    for run in (small, fused):
+    stacked = dl.train(W0, Phi, lr=0.03, steps=40)                       # whole-stack update
+    for run in (small, stacked):
         np.testing.assert_allclose(run.weights, plain.weights, atol=1e-13)
         np.testing.assert_allclose(run.losses, plain.losses, rtol=1e-12)
     one = dl.train(W0[:1], Phi, lr=0.03, steps=3)                        # L = 1

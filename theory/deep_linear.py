@@ -35,7 +35,6 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg.blas import dgemm as _dgemm
 
 from . import linalg
 from ._validate import (as_choice, as_float, as_float_array, as_generator, as_int,
@@ -311,22 +310,6 @@ class _Problem:
             np.matmul(layers[l].T, A, out=out)
             A = out
 
-    def backward_gd_update(self, layers, lr: float) -> None:
-        """Backward pass fused with the GD update (square C-contiguous layers): each
-        ``W_l <- W_l - eta A_l W_{l-1:1}^T`` is one BLAS ``dgemm`` with ``beta = 1`` writing into
-        ``W_l``, after ``A_{l-1} = W_l^T A_l`` has used the old ``W_l``. Saves the two passes
-        over the weights of a separate ``W -= eta G``."""
-        A = self.grad_end
-        for l in range(self.L - 1, 0, -1):
-            below = self.prefix[l - 1] if l > 1 else layers[0]
-            out = self.back[l - 1]
-            np.matmul(layers[l].T, A, out=out)
-            # Fortran view: W_l^T <- W_l^T - eta (W_{l:1}) A_l^T, i.e. c = alpha op(a) b + c
-            _dgemm(alpha=-lr, a=below.T, b=A.T, beta=1.0, c=layers[l].T, trans_a=1,
-                   overwrite_c=1)
-            A = out
-        layers[0] -= lr * A
-
     def loss_and_grads(self, layers, grads) -> float:
         """Fill ``grads`` with the layer gradients at ``layers``; return the loss."""
         value = self.forward(layers)
@@ -446,8 +429,8 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
 
     Plain GD on square layers of width ``<= _SMALL_WIDTH`` without ``inputs``, ``mask`` or
     ``lr_scale`` (e.g. the ``2r x 2r`` compressed chain) runs in the lean loop
-    :func:`_train_small_gd`; other square GD runs fuse the update into ``dgemm``. All paths give
-    the same trajectory up to round-off.
+    :func:`_train_small_gd`; every other run takes the plain loop below (six matrix products per
+    step for ``L = 3``, then the update). All paths give the same trajectory up to round-off.
     """
     layers = [W.copy() for W in _as_layers("weights0", weights0)]
     lr = as_float("lr", lr, minimum=0.0, strict_minimum=True)
@@ -493,8 +476,6 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
     converged = False
     t = 0
     iterator = _progress(range(steps + 1), enable=progress, desc=f"{optimizer} x{L}")
-    fused = optimizer == "gd" and rates is None and uniform and \
-        all(W.flags.c_contiguous and W.shape[0] == W.shape[1] for W in layers)
     with np.errstate(over="ignore", invalid="ignore"):
         for t in iterator:
             value = problem.forward(layers)
@@ -510,13 +491,11 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
                 snap_steps.append(t)
             if last:
                 break
-            if fused:
-                problem.backward_gd_update(layers, lr)
-                continue
             problem.backward(layers, grads)
             if optimizer == "gd" and rates is None and uniform:
-                gstack *= lr
-                stack -= gstack
+                # two passes over the stack; a BLAS-fused update was no faster in wall time
+                np.multiply(gstack, lr, out=gstack)
+                np.subtract(stack, gstack, out=stack)
             elif optimizer in ("gd", "momentum"):
                 for l in range(L):
                     step = grads[l]
@@ -547,7 +526,7 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
 
 
 #: Widest square layer for which :func:`train` runs plain GD through :func:`_train_small_gd`
-#: (the ``2r x 2r`` compressed chain); wider layers take the fused ``dgemm`` update.
+#: (the ``2r x 2r`` compressed chain); wider layers take the plain loop of :func:`train`.
 _SMALL_WIDTH = 64
 
 

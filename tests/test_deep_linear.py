@@ -168,6 +168,16 @@ def test_train_momentum_and_lr_scale_match_manual_steps(rng):
     np.testing.assert_allclose(traj.final, W, atol=1e-14)
 
 
+def test_stacked_momentum_update_equals_the_per_layer_update(rng):
+    # uniform layers without lr_scale take the whole-stack momentum update
+    Phi, W0 = small_problem(rng, d=6)
+    stacked = dl.train(W0, Phi, lr=0.02, steps=30, optimizer="momentum", momentum=0.8)
+    per_layer = dl.train(W0, Phi, lr=0.02, steps=30, optimizer="momentum", momentum=0.8,
+                         lr_scale=[1.0, 1.0, 1.0])
+    np.testing.assert_allclose(stacked.weights, per_layer.weights, atol=1e-14)
+    np.testing.assert_allclose(stacked.losses, per_layer.losses, rtol=1e-13)
+
+
 def test_train_adam_first_step_is_sign_step(rng):
     Phi, W0 = small_problem(rng, d=5)
     traj = dl.train(W0, Phi, lr=1e-3, steps=1, optimizer="adam", adam_eps=1e-30)

@@ -465,7 +465,11 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
         grads = list(gstack)
     else:
         grads = [np.empty_like(W) for W in layers]
-    state = [np.zeros_like(W) for W in layers] if optimizer != "gd" else None
+    if optimizer != "gd" and uniform:
+        state_stack = np.zeros_like(stack)
+        state = list(state_stack)
+    else:
+        state = [np.zeros_like(W) for W in layers] if optimizer != "gd" else None
     state2 = [np.zeros_like(W) for W in layers] if optimizer == "adam" else None
 
     def snapshot():
@@ -495,6 +499,11 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
             if optimizer == "gd" and rates is None and uniform:
                 # two passes over the stack; a BLAS-fused update was no faster in wall time
                 np.multiply(gstack, lr, out=gstack)
+                np.subtract(stack, gstack, out=stack)
+            elif optimizer == "momentum" and rates is None and uniform:
+                state_stack *= momentum                  # b <- mu b + G, W <- W - eta b
+                state_stack += gstack
+                np.multiply(state_stack, lr, out=gstack)
                 np.subtract(stack, gstack, out=stack)
             elif optimizer in ("gd", "momentum"):
                 for l in range(L):

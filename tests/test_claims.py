@@ -39,7 +39,8 @@ def test_inequalities_and_booleans(relation, measured, expected, verdict):
 def test_non_finite_measurement_never_passes(relation, kwargs):
     ledger = Ledger("P")
     for value in (math.nan, math.inf, -math.inf):
-        assert not ledger.check(f"c{value}{relation}", "s", value, 0.0 if relation != "ge" else -1e300,
+        bound = 0.0 if relation != "ge" else -1e300
+        assert not ledger.check(f"c{value}{relation}", "s", value, bound,
                                 relation=relation, source="x", **kwargs)
     assert all(c.measured is None for c in ledger.claims)
 

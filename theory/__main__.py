@@ -1,4 +1,6 @@
-"""``python -m theory verify [--full] [--only NAME] [--jobs N] [--out DIR]``; see :mod:`theory.cli`."""
+"""``python -m theory verify [--full] [--only NAME] [--jobs N] [--out DIR]``.
+
+See :mod:`theory.cli` for every command."""
 
 import sys
 

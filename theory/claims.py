@@ -119,7 +119,7 @@ def headline(claims) -> str:
     return text
 
 
-def _as_claims(claims) -> list["Claim"]:
+def _as_claims(claims) -> list[Claim]:
     if isinstance(claims, (str, bytes, dict)) or not hasattr(claims, "__iter__"):
         raise TypeError(f"claims must be a list of Claim records or dicts, got {type(claims)}")
     claims = list(claims)
@@ -128,7 +128,7 @@ def _as_claims(claims) -> list["Claim"]:
     return [_as_claim(c) for c in claims]
 
 
-def _as_claim(c) -> "Claim":
+def _as_claim(c) -> Claim:
     if isinstance(c, Claim):
         return c
     return Claim(**{k: c[k] for k in Claim.__dataclass_fields__ if k in c})
@@ -257,7 +257,8 @@ class Ledger:
         return [c for c in self.claims if c.verdict == NOT_REPRODUCED]
 
     def table(self, width: int = 60) -> str:
-        """A fixed-precision text table: id, statement, measured, relation, expected, tol, verdict."""
+        """A fixed-precision text table: id, kind, statement, measured, relation, expected,
+        tolerance, verdict; documented discrepancies are listed below it."""
         return render_table(self.claims, width=width, title=self.paper)
 
     def to_json(self, path) -> Path:

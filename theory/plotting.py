@@ -53,7 +53,9 @@ def figure(kind: str = "single", ncols: int = 1, nrows: int = 1, **kwargs):
 
 
 def savefig(fig, notebook: str, name: str):
-    """Save ``fig`` as ``<figures dir>/<notebook>/<name>.png`` and ``.svg``; returns the PNG path."""
+    """Save ``fig`` as ``<figures dir>/<notebook>/<name>.png`` and ``.svg``.
+
+    Returns the PNG path."""
     for label, value in (("notebook", notebook), ("name", name)):
         if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", value):
             raise ValueError(f"{label} must be a plain file name, got {value!r}")

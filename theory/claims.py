@@ -42,6 +42,7 @@ import math
 import numbers
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -88,7 +89,7 @@ class Claim:
         return not self.passed and not self.discrepancy
 
 
-def summary_counts(claims) -> dict[str, int]:
+def summary_counts(claims: Iterable[Claim | dict]) -> dict[str, int]:
     """Counts for a headline: evidence reproduced / not reproduced / failed, consistency."""
     claims = _as_claims(claims)
     evidence = [c for c in claims if c.kind == "evidence"]
@@ -105,7 +106,7 @@ def summary_counts(claims) -> dict[str, int]:
     }
 
 
-def headline(claims) -> str:
+def headline(claims: Iterable[Claim | dict]) -> str:
     """``N/E evidence claims reproduced, D not reproduced (documented); C/C consistency checks
     pass`` (plus undocumented failures and unclassified claims when there are any)."""
     n = summary_counts(_as_claims(claims))
@@ -119,7 +120,7 @@ def headline(claims) -> str:
     return text
 
 
-def _as_claims(claims) -> list[Claim]:
+def _as_claims(claims: object) -> list[Claim]:
     if isinstance(claims, (str, bytes, dict)) or not hasattr(claims, "__iter__"):
         raise TypeError(f"claims must be a list of Claim records or dicts, got {type(claims)}")
     claims = list(claims)
@@ -128,13 +129,14 @@ def _as_claims(claims) -> list[Claim]:
     return [_as_claim(c) for c in claims]
 
 
-def _as_claim(c) -> Claim:
+def _as_claim(c: Claim | dict) -> Claim:
     if isinstance(c, Claim):
         return c
     return Claim(**{k: c[k] for k in Claim.__dataclass_fields__ if k in c})
 
 
-def format_value(value, digits: int = 3, noise_floor: float | None = None) -> str:
+def format_value(value: float | bool | None, digits: int = 3,
+                 noise_floor: float | None = None) -> str:
     """Fixed-precision text for a number in a claims table.
 
     ``digits`` significant digits in ``g`` format; values with ``|value| < noise_floor`` print
@@ -151,7 +153,7 @@ def format_value(value, digits: int = 3, noise_floor: float | None = None) -> st
     return "0" if text in ("-0", "0") else text
 
 
-def _as_measurement(name: str, value, relation: str):
+def _as_measurement(name: str, value: object, relation: str) -> float | bool | None:
     """A float (or bool for relation "true"); non-finite becomes None (never passes)."""
     if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
         value = value.item()
@@ -178,10 +180,11 @@ class Ledger:
         self.claims: list[Claim] = []
 
     # -- recording -------------------------------------------------------------------------
-    def check(self, id: str, statement: str, measured, expected, *, rtol: float | None = None,
-              atol: float | None = None, relation: str = "close", source: str = "",
-              digits: int = 3, noise_floor: float | None = None, kind: str | None = None,
-              alternative: str | None = None, discrepancy: str | None = None) -> bool:
+    def check(self, id: str, statement: str, measured: object, expected: object, *,
+              rtol: float | None = None, atol: float | None = None, relation: str = "close",
+              source: str = "", digits: int = 3, noise_floor: float | None = None,
+              kind: str | None = None, alternative: str | None = None,
+              discrepancy: str | None = None) -> bool:
         """Record one claim and return whether it holds.
 
         ``kind`` is ``"evidence"`` (then ``alternative`` must say which plausible alternative
@@ -261,7 +264,7 @@ class Ledger:
         tolerance, verdict; documented discrepancies are listed below it."""
         return render_table(self.claims, width=width, title=self.paper)
 
-    def to_json(self, path) -> Path:
+    def to_json(self, path: str | os.PathLike) -> Path:
         """Write the ledger as JSON (atomically: temporary file, then rename)."""
         data = {"paper": self.paper, "seed": self.seed,
                 "claims": [asdict(c) for c in self.claims]}
@@ -309,21 +312,22 @@ def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width) or [""]
 
 
-def render_table(claims, *, width: int = 60, title: str | None = None) -> str:
+def render_table(claims: Iterable[Claim | dict], *, width: int = 60,
+                 title: str | None = None) -> str:
     """Render claims as a text table with one row per claim (statement wrapped at ``width``)."""
     headers = ["id", "kind", "statement", "measured", "rel", "expected", "tolerance", "verdict"]
     claims = _as_claims(claims)
     rows = []
     for c in claims:
         tol = _tolerance_text(c).strip(" ()") or "-"
-        rows.append([c.id, _KIND_SHORT.get(c.kind, "?"), _wrap(c.statement, width),
+        rows.append([c.id, _KIND_SHORT.get(c.kind or "", "?"), _wrap(c.statement, width),
                      format_value(c.measured, c.digits, c.noise_floor),
                      _RELATION_SYMBOL[c.relation], format_value(c.expected, c.digits), tol,
                      c.verdict])
     widths = [max([len(headers[i])] + [len(r[i]) if isinstance(r[i], str)
                                         else max(len(x) for x in r[i]) for r in rows])
               for i in range(len(headers))]
-    def line(cells):
+    def line(cells: list) -> str:
         return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
     out = []
     if title:
@@ -345,7 +349,7 @@ def render_table(claims, *, width: int = 60, title: str | None = None) -> str:
     return "\n".join(out)
 
 
-def write_json_atomic(path, data) -> Path:
+def write_json_atomic(path: str | os.PathLike, data: object) -> Path:
     """Write ``data`` as JSON to ``path`` via a temporary file and an atomic rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -362,7 +366,7 @@ def write_json_atomic(path, data) -> Path:
     return path
 
 
-def load_claims(path) -> tuple[str, list[Claim]]:
+def load_claims(path: str | os.PathLike) -> tuple[str, list[Claim]]:
     """Read a ledger written by :meth:`Ledger.to_json`; returns ``(paper, claims)``."""
     data = json.loads(Path(path).read_text())
     claims = [_as_claim(rec) for rec in data["claims"]]

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 __all__ = ["SEED", "is_full", "mode", "pick", "repo_root", "build_dir", "claims_dir",
            "figures_dir"]
@@ -30,7 +33,7 @@ def mode() -> str:
     return "full" if is_full() else "quick"
 
 
-def pick(quick, full):
+def pick(quick: T, full: T) -> T:
     """The quick-mode value, or the full-mode value when ``THEORY_FULL=1``."""
     return full if is_full() else quick
 

@@ -23,8 +23,8 @@ class DivergenceError(ValueError):
     A subclass of ``ValueError``, so a bad learning rate is reported like other bad input.
     """
 
-    def __init__(self, step, loss, reason: str = "the loss became non-finite", *,
-                 unit: str = "step"):
+    def __init__(self, step: float, loss: float, reason: str = "the loss became non-finite", *,
+                 unit: str = "step") -> None:
         self.step = step
         self.loss = float(loss)
         super().__init__(f"training diverged at {unit} {step:g}: {reason} "
@@ -47,7 +47,7 @@ def check_loss(step: int, loss: float, initial_loss: float | None = None,
     return loss
 
 
-def _real_scalar(name: str, value) -> float:
+def _real_scalar(name: str, value: object) -> float:
     """``value`` as a float, NaN and inf included (they are the divergence being detected)."""
     if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iuf":
         return float(value)

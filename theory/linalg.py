@@ -19,6 +19,7 @@ Conventions
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validate import as_choice, as_float, as_int, as_matrix_stack
 
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 
-def singular_values(W) -> np.ndarray:
+def singular_values(W: ArrayLike) -> np.ndarray:
     """Singular values of every matrix in a stack, descending.
 
     ``W`` has shape ``(..., m, n)``; the result has shape ``(..., min(m, n))``.
@@ -41,7 +42,7 @@ def singular_values(W) -> np.ndarray:
     return np.linalg.svd(W, compute_uv=False)
 
 
-def orthonormal_basis(A, *, name: str = "A", rtol: float | None = None) -> np.ndarray:
+def orthonormal_basis(A: ArrayLike, *, name: str = "A", rtol: float | None = None) -> np.ndarray:
     """Orthonormal basis (left singular vectors) of the column span of each matrix in a stack.
 
     ``A`` has shape ``(..., n, a)`` with ``a <= n``; the columns must be linearly independent
@@ -62,7 +63,7 @@ def orthonormal_basis(A, *, name: str = "A", rtol: float | None = None) -> np.nd
     return U
 
 
-def principal_angles(A, B) -> np.ndarray:
+def principal_angles(A: ArrayLike, B: ArrayLike) -> np.ndarray:
     """Principal angles (radians, ascending) between the column spans of ``A`` and ``B``.
 
     ``A``: ``(..., n, a)``, ``B``: ``(..., n, b)``, leading axes broadcast against each other.
@@ -89,7 +90,7 @@ def principal_angles(A, B) -> np.ndarray:
     return angles
 
 
-def subspace_distance(A, B) -> np.ndarray:
+def subspace_distance(A: ArrayLike, B: ArrayLike) -> np.ndarray:
     """Sine of the largest principal angle between the column spans of ``A`` and ``B``.
 
     Zero iff one span contains the other; 1 when some direction of the smaller span is
@@ -98,7 +99,7 @@ def subspace_distance(A, B) -> np.ndarray:
     return np.sin(principal_angles(A, B)[..., -1])
 
 
-def epsilon_rank(G, eps) -> np.ndarray:
+def epsilon_rank(G: ArrayLike, eps: float) -> np.ndarray:
     """Number of eigenvalues of the symmetric PSD matrix ``G`` strictly above ``eps``.
 
     ``G``: ``(..., n, n)``; returns an integer array over the batch axes. This is the
@@ -117,7 +118,7 @@ def epsilon_rank(G, eps) -> np.ndarray:
     return np.count_nonzero(eigenvalues > eps, axis=-1)
 
 
-def top_subspace(W, k, side: str = "left") -> np.ndarray:
+def top_subspace(W: ArrayLike, k: int, side: str = "left") -> np.ndarray:
     """Orthonormal basis of the top-``k`` singular subspace of each matrix in a stack.
 
     ``side="left"`` gives the ``(..., m, k)`` leading left singular vectors, ``side="right"``

@@ -8,9 +8,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from . import config
 
@@ -42,17 +45,17 @@ _STYLE = {
 
 def use_style() -> None:
     """Apply the collection's style to matplotlib's global rcParams."""
-    mpl.rcParams.update(_STYLE)
+    mpl.rcParams.update(_STYLE)  # type: ignore[arg-type]  # keys are checked by matplotlib
 
 
-def figure(kind: str = "single", ncols: int = 1, nrows: int = 1, **kwargs):
+def figure(kind: str = "single", ncols: int = 1, nrows: int = 1, **kwargs: Any) -> Any:
     """``plt.subplots`` with one of the fixed sizes of :data:`FIGSIZE`."""
     if kind not in FIGSIZE:
         raise ValueError(f"kind must be one of {sorted(FIGSIZE)}, got {kind!r}")
     return plt.subplots(nrows, ncols, figsize=FIGSIZE[kind], **kwargs)
 
 
-def savefig(fig, notebook: str, name: str):
+def savefig(fig: Figure, notebook: str, name: str) -> Path:
     """Save ``fig`` as ``<figures dir>/<notebook>/<name>.png`` and ``.svg``.
 
     Returns the PNG path."""

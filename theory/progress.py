@@ -6,10 +6,16 @@ Notebooks show bars in cells marked ``# NBVAL_IGNORE_OUTPUT``; library code take
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
 __all__ = ["progress"]
 
 
-def progress(iterable=None, *, enable: bool = True, **kwargs):
+def progress(iterable: Iterable[T] | None = None, *, enable: bool = True,
+             **kwargs: Any) -> Iterable[T] | None:
     """Wrap ``iterable`` in a tqdm bar (``tqdm.auto``) when ``enable`` and tqdm is available."""
     if not enable:
         return iterable

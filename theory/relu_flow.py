@@ -835,7 +835,8 @@ def cumulative_gradient_descent(W0, beta0, X, Ybar, eta: float, steps: int, *,
     ``C_in = (1/2n) sum_j |tau_{W,beta}(x_j) - ybar_j|^2`` with the gradients of
     :func:`input_cost_gradients` (docs/03_dynamical_truncation.md, Sec. 8)::
 
-        dC/dbeta = -(1/n) sum_j Pi_j^T r_j,   dC/dW = -(1/n) sum_j [P_j a_j u_j^T - a_j (Pi_j u_j)^T]
+        dC/dbeta = -(1/n) sum_j Pi_j^T r_j,
+        dC/dW    = -(1/n) sum_j [P_j a_j u_j^T - a_j (Pi_j u_j)^T]
 
     with ``r_j = tau(x_j) - ybar_j``, ``u_j = x_j + beta``, ``a_j = W^{-T} r_j``.  Batched:
     ``X``/``Ybar`` of shape ``(B, n, M)`` (or ``(n, M)``), ``W0`` ``(B, M, M)`` or ``(M, M)``,

@@ -217,7 +217,10 @@ def truncation_projector(W, beta, X) -> np.ndarray:
 
 
 def truncation_map(W, beta, X) -> np.ndarray:
-    """``tau_{W,beta}(x) = W^{-1}(relu(W(x+beta)) - W beta)`` (arXiv:2405.07098 eq. (1), invertible ``W``)."""
+    """``tau_{W,beta}(x) = W^{-1}(relu(W(x+beta)) - W beta)``.
+
+    arXiv:2405.07098 eq. (1), with the inverse of an invertible ``W`` (docs Sec. 3).
+    """
     X = _points("X", X)
     W, beta = _cumulative(W, beta, X.shape[1])
     pre = (X + beta) @ W.T
@@ -261,7 +264,10 @@ def pullback_targets(weights, biases, Y) -> np.ndarray:
 
 
 def output_metric(weights, biases) -> np.ndarray:
-    """``G = W^(L+1)^T W^(L+1)``: the standard cost is the input cost in this metric (docs Sec. 5)."""
+    """``G = W^(L+1)^T W^(L+1)``: the standard cost is the input cost in this metric.
+
+    See docs Sec. 5.
+    """
     Wc, _, _ = cumulative_parameters(weights, biases)
     return Wc[-1].T @ Wc[-1]
 
@@ -495,7 +501,9 @@ def exact_threshold_path(x, ybar, theta0, n_total: int,
 
 
 def crossing_times_beyond(x, ybar: float, theta0: float, n_total: int) -> np.ndarray:
-    """Closed-form crossing times of the one-cluster solution (docs Sec. 6), common target beyond the cluster.
+    """Closed-form crossing times of the one-cluster solution (docs Sec. 6).
+
+    The common target lies beyond the cluster.
 
     With sorted data ``x_(1) < ... < x_(n) < ybar`` and ``k0 >= 1`` points below ``theta0``::
 

@@ -44,7 +44,7 @@ def kink_margin_reference(Wc, betas, X):
     return margin
 
 
-# ------------------------------------------------------------------ representation (P1-P3)
+# ------------------------------------------------------------------ representation and depth
 @pytest.mark.parametrize("L", [0, 1, 3])
 def test_representation_matches_forward(L):
     rng = np.random.default_rng(1)
@@ -473,3 +473,94 @@ def test_symbolic_identity_check_is_not_vacuous():
     mixed = srf.relu_on_pattern(W1 * z + b1, (1, 0)) - W1 * (
         srf.truncation_on_pattern(W1, beta, z, (0, 1)) + beta)
     assert srf._vanishes(same) and not srf._vanishes(mixed)
+
+
+# ------------------------------------------------------------------ depth map, weight training
+def test_diagonal_depth_map_matches_forward_and_needs_the_largest_threshold():
+    rng = np.random.default_rng(21)
+    Ws, bs = random_network(rng, M=3, L=4, diagonal=True)
+    X = 2 * rng.standard_normal((50, 3))
+    out = rf.diagonal_depth_map(Ws, bs, X)
+    assert np.allclose(out, rf.forward(Ws, bs, X), atol=1e-11)
+    # depth is redundant: one hidden layer with W_1 = I and threshold max_l theta^(l) gives the
+    # same network function
+    Wc, _, beta = rf.cumulative_parameters(Ws, bs)
+    theta_hat = (-beta[:-1]).max(axis=0)
+    shallow_W = [np.eye(3), Wc[-1]]
+    shallow_b = [-theta_hat, Wc[-1] @ (theta_hat + beta[-1])]
+    assert np.allclose(rf.forward(shallow_W, shallow_b, X), out, atol=1e-10)
+    # no hidden layer: the affine map alone
+    assert np.allclose(rf.diagonal_depth_map(Ws[-1:], bs[-1:], X), X @ Ws[-1].T + bs[-1])
+
+
+def test_diagonal_depth_map_bad_inputs():
+    rng = np.random.default_rng(22)
+    Ws, bs = random_network(rng, M=2, L=2, diagonal=True)
+    X = rng.standard_normal((4, 2))
+    with pytest.raises(ValueError, match=r"weights\[1\] must be a positive diagonal"):
+        rf.diagonal_depth_map([Ws[0], np.array([[1.0, 0.2], [0.0, 1.0]]), Ws[2]], bs, X)
+    with pytest.raises(ValueError, match=r"weights\[0\] must be a positive diagonal"):
+        rf.diagonal_depth_map([-Ws[0], Ws[1], Ws[2]], bs, X)
+    with pytest.raises(ValueError, match="X must have 2 columns"):
+        rf.diagonal_depth_map(Ws, bs, np.ones((3, 3)))
+
+
+def test_cumulative_gradient_descent_step_and_batch():
+    rng = np.random.default_rng(23)
+    X = 0.3 * rng.standard_normal((3, 6, 2))
+    Y = np.full_like(X, 1.5)
+    W0 = np.eye(2) + 0.2 * rng.standard_normal((3, 2, 2))
+    beta0 = -np.sort(X, axis=1)[:, :2].mean(axis=1)
+    Ws, betas, losses = rf.cumulative_gradient_descent(W0, beta0, X, Y, 0.05, 4)
+    assert Ws.shape == (5, 3, 2, 2) and betas.shape == (5, 3, 2) and losses.shape == (5, 3)
+    for b in range(3):
+        # every step is W <- W - eta grad_W C_in, beta <- beta - eta grad_beta C_in
+        gW, gb = rf.input_cost_gradients(Ws[2, b][None], betas[2, b][None], X[b], Y[b])
+        assert np.allclose(Ws[3, b], Ws[2, b] - 0.05 * gW[0], atol=1e-13)
+        assert np.allclose(betas[3, b], betas[2, b] + -0.05 * gb[0], atol=1e-13)
+        assert np.isclose(losses[2, b], rf.input_cost(Ws[2, b][None], betas[2, b][None],
+                                                       X[b], Y[b]), rtol=1e-12)
+        # the batch is a stack of independent runs
+        single = rf.cumulative_gradient_descent(W0[b], beta0[b], X[b], Y[b], 0.05, 4)
+        assert np.allclose(single[0][:, 0], Ws[:, b], atol=1e-13)
+    rec = rf.cumulative_gradient_descent(W0, beta0, X, Y, 0.05, 5, record_every=2)
+    assert rec[0].shape[0] == 4                       # steps 0, 2, 4 and the last, 5
+
+
+def test_cumulative_gradient_descent_diagonal_constraint_is_e1():
+    """Diagonal W: the weight gradient has no diagonal, so W stays put and theta = -beta
+    follows gradient descent on (E1)."""
+    rng = np.random.default_rng(24)
+    X = 0.3 * rng.standard_normal((8, 2))
+    Y = np.full_like(X, 1.5)
+    theta0 = np.sort(X, axis=0)[:2].mean(axis=0)
+    W0 = np.diag([1.3, 0.7])
+    Ws, betas, _ = rf.cumulative_gradient_descent(W0, -theta0, X, Y, 0.1, 50, diagonal=True)
+    assert np.array_equal(Ws[-1, 0], W0)
+    thetas, _ = rf.gradient_descent_thresholds(theta0, X, Y, 0.1, 50)
+    assert np.allclose(-betas[:, 0], thetas[:, 0], atol=1e-12)
+    # without the constraint the off-diagonal entries move
+    Wu, _, _ = rf.cumulative_gradient_descent(W0, -theta0, X, Y, 0.1, 50)
+    assert np.abs(Wu[-1, 0] - np.diag(np.diag(Wu[-1, 0]))).max() > 1e-3
+
+
+def test_cumulative_gradient_descent_bad_inputs():
+    X = np.zeros((5, 2))
+    with pytest.raises(ValueError, match="X"):
+        rf.cumulative_gradient_descent(np.eye(2), np.zeros(2), np.zeros(5), X, 0.1, 2)
+    with pytest.raises(ValueError, match="Ybar"):
+        rf.cumulative_gradient_descent(np.eye(2), np.zeros(2), X, X[:-1], 0.1, 2)
+    with pytest.raises(ValueError, match="W0"):
+        rf.cumulative_gradient_descent(np.eye(3), np.zeros(2), X, X, 0.1, 2)
+    with pytest.raises(ValueError, match="W0 is singular"):
+        rf.cumulative_gradient_descent(np.zeros((2, 2)), np.zeros(2), X, X, 0.1, 2)
+    with pytest.raises(ValueError, match="beta0"):
+        rf.cumulative_gradient_descent(np.eye(2), np.zeros(3), X, X, 0.1, 2)
+    with pytest.raises(ValueError, match="eta"):
+        rf.cumulative_gradient_descent(np.eye(2), np.zeros(2), X, X, 0.0, 2)
+    with pytest.raises(ValueError, match="steps"):
+        rf.cumulative_gradient_descent(np.eye(2), np.zeros(2), X, X, 0.1, -1)
+    with pytest.raises(ValueError, match="record_every"):
+        rf.cumulative_gradient_descent(np.eye(2), np.zeros(2), X, X, 0.1, 2, record_every=0)
+    with pytest.raises(TypeError, match="diagonal"):
+        rf.cumulative_gradient_descent(np.eye(2), np.zeros(2), X, X, 0.1, 2, diagonal=1)

@@ -6,15 +6,16 @@ network, with weights adapted to the coordinate frame of the activations, is a f
 cumulative weights and biases that truncates clusters of training data at an exponential rate
 that grows with the number of points already truncated, and that a cluster can be contracted
 to one point (neural collapse, zero loss).  Every equation below is **our reconstruction** on
-the truncation-map framework of Chen & Munoz Ewald (arXiv:2405.07098, eq. (1)); the notation
-follows the project's spec (``shared/papers/dynamical_truncation.md``, Sec. 2).
+the truncation-map framework of Chen & Munoz Ewald (arXiv:2405.07098, eq. (1)); the setting,
+the equations and what is reconstructed are written out in ``docs/03_dynamical_truncation.md``
+(cited below as "docs Sec. N").
 
 Network (all widths ``M``, every weight invertible)::
 
     x^(l) = relu(W_l x^(l-1) + b_l),  l = 1..L;        out = W_{L+1} x^(L) + b_{L+1}
     W^(l) = W_l ... W_1,  b^(l) = W_l b^(l-1) + b_l,   beta^(l) = (W^(l))^{-1} b^(l)
     tau_{W,beta}(x) = x - Pi_x (x + beta),  Pi_x = W^{-1} P_x W,  P_x = diag[W(x+beta) < 0]
-    out = A^(L+1)(T(x)),  T = tau^(L) o ... o tau^(1)          (representation, spec P1)
+    out = A^(L+1)(T(x)),  T = tau^(L) o ... o tau^(1)          (representation, docs Sec. 3)
 
 Adapted (diagonal, positive) weights: ``tau(x)_i = max(x_i, theta_i)`` with the threshold
 ``theta = -beta``; the Euclidean gradient flow of the input-layer cost
@@ -27,8 +28,8 @@ and with the standard output cost (metric ``G = W^(L+1)^T W^(L+1)``) it is (E2):
     d theta / ds = -(1/N) sum_j P_j G (tau(x_j) - ybar_j).
 
 Thresholds may be grouped: ``groups[j]`` says which threshold vector acts on point ``j``
-(one group = one shared truncation map; one group per cluster = the separated, R3-style
-setting of the spec's solution 2).  The truncation convention is strict: a point exactly on a
+(one group = one shared truncation map; one group per cluster = one network per cluster,
+the separated setting of docs Sec. 6).  The truncation convention is strict: a point exactly on a
 threshold is *not* truncated (Heaviside ``H(0) = 0``).
 """
 
@@ -53,7 +54,7 @@ __all__ = [
     "FlowSolution", "integrate_threshold_flow", "gradient_descent_thresholds",
     "spectral_gap_solution", "spectral_gap_rate", "within_cluster_spread",
     "bias_jacobian", "bias_metric", "network_bias_gradient", "gradient_descent_biases",
-    "fit_log_slope",
+    "fit_log_slope", "diagonal_depth_map", "cumulative_gradient_descent",
 ]
 
 
@@ -147,7 +148,7 @@ def _metric(metric, M: int) -> np.ndarray | None:
 
 
 # ---------------------------------------------------------------------------------------
-# network, cumulative parameters, truncation maps (spec Sec. 2.1-2.2, P1-P2)
+# network, cumulative parameters, truncation maps (docs Secs. 2-3)
 # ---------------------------------------------------------------------------------------
 def forward(weights, biases, X) -> np.ndarray:
     """Network output ``W_{L+1} x^(L) + b_{L+1}`` with ``x^(l) = relu(W_l x^(l-1) + b_l)``.
@@ -165,7 +166,7 @@ def forward(weights, biases, X) -> np.ndarray:
 def cumulative_parameters(weights, biases):
     """Cumulative ``W^(l) = W_l...W_1``, ``b^(l) = W_l b^(l-1) + b_l`` and ``beta^(l)``.
 
-    ``beta^(l) = (W^(l))^{-1} b^(l)`` so that ``A^(l)(x) = W^(l)(x + beta^(l))`` (spec 2.1).
+    ``beta^(l) = (W^(l))^{-1} b^(l)`` so that ``A^(l)(x) = W^(l)(x + beta^(l))`` (docs Sec. 2).
     Returns ``(Wc, bc, beta)`` with shapes ``(L+1, M, M)``, ``(L+1, M)``, ``(L+1, M)``.
     """
     Ws, bs = check_network(weights, biases)
@@ -179,7 +180,7 @@ def cumulative_parameters(weights, biases):
 
 
 def cumulative_bias_sum(weights, biases) -> np.ndarray:
-    """``beta^(l) = sum_{k<=l} (W^(k))^{-1} b_k`` (spec P1), computed as a sum; ``(L+1, M)``."""
+    """``beta^(l) = sum_{k<=l} (W^(k))^{-1} b_k`` (docs Sec. 2), computed as a sum; ``(L+1, M)``."""
     Ws, bs = check_network(weights, biases)
     Wc, _, _ = cumulative_parameters(Ws, bs)
     terms = np.linalg.solve(Wc, np.stack(bs)[..., None])[..., 0]
@@ -207,7 +208,7 @@ def truncation_projector(W, beta, X) -> np.ndarray:
     """Oblique projectors ``Pi_x = W^{-1} P_x W`` for every row of ``X``; shape ``(N, M, M)``.
 
     ``Pi_x`` is idempotent and ``tau(x) = x - Pi_x (x + beta)`` on each activation region
-    (spec P2); ``d tau / d beta = -Pi_x``.
+    (docs Sec. 3); ``d tau / d beta = -Pi_x``.
     """
     X = _points("X", X)
     W, beta = _cumulative(W, beta, X.shape[1])
@@ -216,7 +217,10 @@ def truncation_projector(W, beta, X) -> np.ndarray:
 
 
 def truncation_map(W, beta, X) -> np.ndarray:
-    """``tau_{W,beta}(x) = W^{-1}(relu(W(x+beta)) - W beta)`` (R3 eq. (1), invertible ``W``)."""
+    """``tau_{W,beta}(x) = W^{-1}(relu(W(x+beta)) - W beta)``.
+
+    arXiv:2405.07098 eq. (1), with the inverse of an invertible ``W`` (docs Sec. 3).
+    """
     X = _points("X", X)
     W, beta = _cumulative(W, beta, X.shape[1])
     pre = (X + beta) @ W.T
@@ -246,21 +250,24 @@ def truncate_chain(Wc, betas, X) -> np.ndarray:
 
 def representation(weights, biases, X) -> np.ndarray:
     """The network output written as ``A^(L+1)(T(x))``: truncations in input space, then one
-    affine map with the cumulative output parameters (spec P1)."""
+    affine map with the cumulative output parameters (docs Sec. 3)."""
     Wc, _, beta = cumulative_parameters(weights, biases)
     Z = truncate_chain(Wc[:-1], beta[:-1], X) if len(Wc) > 1 else _points("X", X, Wc.shape[1])
     return (Z + beta[-1]) @ Wc[-1].T
 
 
 def pullback_targets(weights, biases, Y) -> np.ndarray:
-    """Labels pulled back to the input layer: ``ybar = (A^(L+1))^{-1} y`` (spec 2.4)."""
+    """Labels pulled back to the input layer: ``ybar = (A^(L+1))^{-1} y`` (docs Sec. 5)."""
     Wc, _, beta = cumulative_parameters(weights, biases)
     Y = _points("Y", Y, Wc.shape[1])
     return np.linalg.solve(Wc[-1], Y.T).T - beta[-1]
 
 
 def output_metric(weights, biases) -> np.ndarray:
-    """``G = W^(L+1)^T W^(L+1)``: the standard cost is the input cost in this metric (spec 2.4)."""
+    """``G = W^(L+1)^T W^(L+1)``: the standard cost is the input cost in this metric.
+
+    See docs Sec. 5.
+    """
     Wc, _, _ = cumulative_parameters(weights, biases)
     return Wc[-1].T @ Wc[-1]
 
@@ -277,7 +284,7 @@ def input_cost_gradients(Wc, betas, X, Ybar):
     """Gradients of ``C_in`` in every cumulative ``W^(l)`` and ``beta^(l)`` (away from kinks).
 
     Per layer, with the adjoint ``g_j`` of ``z_j^(l)``, ``u_j = z_j^(l-1) + beta^(l)`` and
-    ``a_j = W^{-T} g_j`` (spec 2.4, ``dPi = W^{-1}[P, dW W^{-1}] W``)::
+    ``a_j = W^{-T} g_j`` (docs Sec. 5, ``dPi = W^{-1}[P, dW W^{-1}] W``)::
 
         dC/dbeta = -sum_j Pi_j^T g_j,   dC/dW = -sum_j [P_j a_j u_j^T - a_j (Pi_j u_j)^T],
         g^(l-1) = (I - Pi)^T g^(l),     g^(L) = (T(x_j) - ybar_j) / N.
@@ -343,7 +350,7 @@ def diagonal_pattern(X, theta, groups=None) -> np.ndarray:
 
 
 def diagonal_truncation(X, theta, groups=None) -> np.ndarray:
-    """``tau(x)_i = max(x_i, theta_i)`` (spec P3), each point with its group's threshold."""
+    """``tau(x)_i = max(x_i, theta_i)`` (docs Sec. 4), each point with its group's threshold."""
     X = _points("X", X)
     g, K = _groups(groups, X.shape[0])
     theta = _thresholds("theta", theta, K, X.shape[1])
@@ -372,7 +379,7 @@ def _velocity(theta, X, Ybar, g, K, G, P):
 
 
 def effective_velocity(theta, X, Ybar, groups=None, metric=None) -> np.ndarray:
-    """The effective flow ``d theta/ds`` (spec (E1); (E2) when ``metric`` is given).
+    """The effective flow ``d theta/ds`` (docs Sec. 5, (E1); (E2) when ``metric`` is given).
 
     ``-(1/N) sum_{j in group} P_j G (max(x_j, theta) - ybar_j)``, with ``P_j`` the strict
     truncation pattern; ``G = I`` gives (E1):
@@ -388,7 +395,7 @@ def effective_velocity(theta, X, Ybar, groups=None, metric=None) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------
-# exact piecewise-exponential solution of (E1) for one coordinate of one group (spec 2.5)
+# exact piecewise-exponential solution of (E1) for one coordinate of one group (docs Sec. 6)
 # ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ThresholdPath:
@@ -439,7 +446,7 @@ def exact_threshold_path(x, ybar, theta0, n_total: int,
     Between kinks the flow is ``theta' = -(k/N)(theta - m_k)`` (``m_k`` the mean target of the
     ``k`` truncated points); the next kink is the nearest data value in the direction of
     motion, reached at ``dt = (N/k) ln[(theta_k - m_k)/(x_next - m_k)]`` if it lies before
-    ``m_k`` (spec 2.5, solutions 1 and 3).  A threshold with no truncated point freezes
+    ``m_k`` (docs Sec. 6).  A threshold with no truncated point freezes
     (dead bias); one whose new region pushes it back sticks at the data value (sliding).
     """
     x = as_float_array("x", x, ndim=1)
@@ -494,7 +501,9 @@ def exact_threshold_path(x, ybar, theta0, n_total: int,
 
 
 def crossing_times_beyond(x, ybar: float, theta0: float, n_total: int) -> np.ndarray:
-    """Closed-form crossing times of solution 1 (spec 2.5), common target beyond the cluster.
+    """Closed-form crossing times of the one-cluster solution (docs Sec. 6).
+
+    The common target lies beyond the cluster.
 
     With sorted data ``x_(1) < ... < x_(n) < ybar`` and ``k0 >= 1`` points below ``theta0``::
 
@@ -633,7 +642,7 @@ def integrate_threshold_flow(X, Ybar, theta0, s_end: float, *, groups=None, metr
 
 
 # ---------------------------------------------------------------------------------------
-# gradient-descent discretisation (spec check 7)
+# gradient-descent discretisation
 # ---------------------------------------------------------------------------------------
 def gradient_descent_thresholds(theta0, X, Ybar, eta: float, steps: int, *, groups=None,
                                 metric=None, progress: bool = False):
@@ -667,14 +676,14 @@ def gradient_descent_thresholds(theta0, X, Ybar, eta: float, steps: int, *, grou
 
 
 # ---------------------------------------------------------------------------------------
-# standard cost: spectral gap (spec P7)
+# standard cost: spectral gap (docs Sec. 6)
 # ---------------------------------------------------------------------------------------
 def spectral_gap_solution(theta0, ybar, metric, rate_scale: float, s) -> np.ndarray:
     """Solution of ``theta' = -c G (theta - ybar)`` through ``G = V diag(lam) V^T``::
 
         theta(s) = ybar + V exp(-c lam s) V^T (theta0 - ybar);   shape ``(len(s), M)``.
 
-    This is (E2) once the cluster is fully truncated, with ``c = n/N`` (spec P7).
+    This is (E2) once the cluster is fully truncated, with ``c = n/N`` (docs Sec. 6).
     """
     theta0 = as_float_array("theta0", theta0, ndim=1)
     ybar = as_float_array("ybar", ybar, ndim=1)
@@ -698,7 +707,7 @@ def spectral_gap_rate(metric, n: int, n_total: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------
-# neural-collapse metric (spec P6)
+# neural-collapse metric (docs Sec. 6)
 # ---------------------------------------------------------------------------------------
 def within_cluster_spread(Z, labels) -> np.ndarray:
     """``V_alpha = mean_{j in alpha} |z_j - mean_alpha z|^2`` for every cluster ``alpha``.
@@ -716,7 +725,7 @@ def within_cluster_spread(Z, labels) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------
-# per-layer parametrisation: the induced metric on the thresholds (spec P8, check 2b)
+# per-layer parametrisation: the induced metric on the thresholds (docs Sec. 7)
 # ---------------------------------------------------------------------------------------
 def bias_jacobian(hidden_weights) -> np.ndarray:
     """``J = d(beta^(1..L)) / d(b_1..b_L)``: block ``(l, k) = (W^(k))^{-1}`` for ``k <= l``.
@@ -741,7 +750,7 @@ def bias_jacobian(hidden_weights) -> np.ndarray:
 
 
 def bias_metric(hidden_weights) -> np.ndarray:
-    """``J J^T``, block ``(l, l') = sum_{k <= min(l, l')} (W^(k))^{-1}(W^(k))^{-T}`` (spec P8).
+    """``J J^T``, block ``(l, l') = sum_{k <= min(l, l')} (W^(k))^{-1}(W^(k))^{-T}`` (docs Sec. 7).
 
     Gradient flow on the per-layer biases induces ``theta' = -J J^T grad_theta C``; (E1) is
     the same flow only when ``J J^T = I``.
@@ -802,6 +811,107 @@ def gradient_descent_biases(weights, biases, X, Ybar, eta: float, steps: int, *,
         if not np.all(np.isfinite(hidden)):
             raise DivergenceError(t + 1, np.nan, "the biases became non-finite")
     return traj, thetas
+
+
+# ---------------------------------------------------------------------------------------
+# depth in the adapted case; training the cumulative weights too
+# ---------------------------------------------------------------------------------------
+def diagonal_depth_map(weights, biases, X) -> np.ndarray:
+    """Network output of a ReLU net with positive diagonal hidden weights, written as
+
+        out = A^(L+1)( max(x, max_l theta^(l)) ),   theta^(l) = -beta^(l)  (coordinate-wise),
+
+    i.e. the ``L`` truncations collapse to one threshold per coordinate, the largest
+    (docs/03_dynamical_truncation.md, Sec. 4).  The output layer may be any invertible
+    matrix.  Raises ``ValueError`` naming ``weights[l]`` if a hidden weight is not positive
+    diagonal.
+    """
+    Ws, bs = check_network(weights, biases)
+    for l, W in enumerate(Ws[:-1]):
+        if np.any(W - np.diag(np.diag(W)) != 0) or np.any(np.diag(W) <= 0):
+            raise ValueError(f"weights[{l}] must be a positive diagonal matrix")
+    X = _points("X", X, Ws[0].shape[0])
+    Wc, _, beta = cumulative_parameters(Ws, bs)
+    T = X if len(Ws) == 1 else np.maximum(X, (-beta[:-1]).max(axis=0))
+    return (T + beta[-1]) @ Wc[-1].T
+
+
+def cumulative_gradient_descent(W0, beta0, X, Ybar, eta: float, steps: int, *,
+                                diagonal: bool = False, record_every: int = 1):
+    """Gradient descent on one truncation layer's cumulative ``(W, beta)`` for ``C_in``.
+
+    ``C_in = (1/2n) sum_j |tau_{W,beta}(x_j) - ybar_j|^2`` with the gradients of
+    :func:`input_cost_gradients` (docs/03_dynamical_truncation.md, Sec. 8)::
+
+        dC/dbeta = -(1/n) sum_j Pi_j^T r_j,
+        dC/dW    = -(1/n) sum_j [P_j a_j u_j^T - a_j (Pi_j u_j)^T]
+
+    with ``r_j = tau(x_j) - ybar_j``, ``u_j = x_j + beta``, ``a_j = W^{-T} r_j``.  Batched:
+    ``X``/``Ybar`` of shape ``(B, n, M)`` (or ``(n, M)``), ``W0`` ``(B, M, M)`` or ``(M, M)``,
+    ``beta0`` ``(B, M)`` or ``(M,)``.  ``diagonal=True`` keeps only the diagonal of the
+    weight gradient (the adapted constraint; that diagonal vanishes for diagonal ``W``, so a
+    diagonal ``W0`` then stays fixed and ``theta = -beta`` follows GD on (E1)).
+
+    Returns ``(Ws, betas, losses)`` recorded every ``record_every`` steps (and at the last):
+    shapes ``(R, B, M, M)``, ``(R, B, M)``, ``(R, B)``.  Raises :class:`DivergenceError` when
+    the loss becomes non-finite or a weight becomes singular.
+    """
+    X = as_float_array("X", X)
+    if X.ndim == 2:
+        X = X[None]
+    if X.ndim != 3 or X.shape[1] < 1 or X.shape[2] < 1:
+        raise ValueError(f"X must have shape (n, M) or (B, n, M), got {X.shape}")
+    B, n, M = X.shape
+    Ybar = as_float_array("Ybar", Ybar)
+    if Ybar.ndim == 2:
+        Ybar = Ybar[None]
+    if Ybar.shape != X.shape:
+        raise ValueError(f"Ybar must have the shape of X {X.shape}, got {Ybar.shape}")
+    W = as_float_array("W0", W0)
+    if W.shape not in ((M, M), (B, M, M)):
+        raise ValueError(f"W0 must have shape ({M}, {M}) or ({B}, {M}, {M}), got {W.shape}")
+    W = np.broadcast_to(W, (B, M, M)).copy()
+    for b in range(B):
+        _square_invertible("W0", W[b])
+    beta = as_float_array("beta0", beta0)
+    if beta.shape not in ((M,), (B, M)):
+        raise ValueError(f"beta0 must have shape ({M},) or ({B}, {M}), got {beta.shape}")
+    beta = np.broadcast_to(beta, (B, M)).copy()
+    eta = as_float("eta", eta, minimum=0.0, strict_minimum=True)
+    steps = as_int("steps", steps, minimum=0)
+    record_every = as_int("record_every", record_every, minimum=1)
+    if not isinstance(diagonal, bool):
+        raise TypeError(f"diagonal must be a bool, got {diagonal!r}")
+    mask = np.eye(M) if diagonal else np.ones((M, M))
+    rec = set(range(0, steps + 1, record_every)) | {steps}
+    Ws, betas, losses = [], [], []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps + 1):
+            U = X + beta[:, None, :]
+            pre = np.einsum("bnk,bik->bni", U, W)
+            P = pre < 0
+            PiU = np.linalg.solve(W, np.swapaxes(np.where(P, pre, 0.0), 1, 2))  # (B, M, n)
+            R = X - np.swapaxes(PiU, 1, 2) - Ybar                                # tau - ybar
+            loss = 0.5 * np.sum(R * R, axis=(1, 2)) / n
+            if not np.all(np.isfinite(loss)):
+                raise DivergenceError(t, float(np.max(loss)))
+            if t in rec:
+                Ws.append(W.copy())
+                betas.append(beta.copy())
+                losses.append(loss)
+            if t == steps:
+                break
+            A = np.swapaxes(np.linalg.solve(np.swapaxes(W, 1, 2),
+                                            np.swapaxes(R, 1, 2) / n), 1, 2)      # a_j rows
+            PA = np.where(P, A, 0.0)
+            g_beta = -np.einsum("bni,bik->bk", PA, W)
+            g_W = -(np.einsum("bni,bnk->bik", PA, U)
+                    - np.einsum("bni,bkn->bik", A, PiU))
+            W = W - eta * mask * g_W
+            beta = beta - eta * g_beta
+            if np.any(np.linalg.cond(W) > _COND_LIMIT):
+                raise DivergenceError(t + 1, float(np.max(loss)), "a weight became singular")
+    return np.stack(Ws), np.stack(betas), np.stack(losses)
 
 
 # ---------------------------------------------------------------------------------------

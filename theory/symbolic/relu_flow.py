@@ -1,7 +1,7 @@
 """Sympy derivations for the effective gradient flow of ReLU training (T. Chen, arXiv:2501.07400).
 
 All of it is **our reconstruction** (the paper's body was not available); see
-``theory/relu_flow.py`` and the spec, Secs. 2 and 5.  The derivations work region by region:
+``theory/relu_flow.py`` and ``docs/03_dynamical_truncation.md``.  The derivations work region by region:
 on a fixed truncation pattern every ``max``/ReLU is replaced by its branch, so the
 expressions are polynomial/rational and ``simplify`` can decide the identities exactly.
 
@@ -47,7 +47,7 @@ def relu_on_pattern(z: sp.Matrix, pattern) -> sp.Matrix:
 
 
 def truncation_on_pattern(W: sp.Matrix, beta: sp.Matrix, x: sp.Matrix, pattern) -> sp.Matrix:
-    """``tau(x) = x - W^{-1} P W (x + beta)`` on a fixed pattern (spec P2)."""
+    """``tau(x) = x - W^{-1} P W (x + beta)`` on a fixed pattern (docs Sec. 3)."""
     P = _pattern_matrix(pattern)
     return x - W.inv() * P * W * (x + beta)
 
@@ -100,7 +100,7 @@ def two_layer_identities(pattern1=(1, 0), pattern2=(0, 1)) -> dict:
     Checks (each a residual that must simplify to zero):
     ``relu(A^(l) z) - A^(l)(tau^(l)(z))`` for ``l = 1, 2``;
     ``beta^(2) - [W_1^{-1} b_1 + (W_2 W_1)^{-1} b_2]``;
-    ``x^(2) - A^(2)(tau^(2)(tau^(1)(x)))`` (spec P1).
+    ``x^(2) - A^(2)(tau^(2)(tau^(1)(x)))`` (docs Sec. 3).
     """
     W1, W2 = matrix_symbols("v", 2, 2), matrix_symbols("w", 2, 2)
     b1, b2 = matrix_symbols("b", 2, 1), matrix_symbols("c", 2, 1)
@@ -172,7 +172,7 @@ def projector_identities(pattern=(1, 0)) -> dict:
 
 
 def scalar_metric_factor() -> dict:
-    """Chain rule from per-layer parameters to thresholds, scalar layers (spec P8).
+    """Chain rule from per-layer parameters to thresholds, scalar layers (docs Sec. 7).
 
     Two scalar layers ``w_1, w_2``: ``beta^(1) = b_1/w_1``, ``beta^(2) = b_1/w_1 + b_2/(w_2 w_1)``,
     ``J = d(beta)/d(b)`` and ``J J^T`` (block formula ``sum_{k<=min(l,l')} (W^(k))^{-2}``).

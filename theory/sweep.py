@@ -254,7 +254,7 @@ def _finished(spec: dict) -> dict | None:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if record.get("status") not in STATUSES \
+    if record.get("status") not in STATUSES or record.get("seed") != spec["seed"] \
             or record.get("notebook_sha256") != spec["notebook_sha256"]:
         return None
     return record

@@ -24,8 +24,10 @@ import math
 import numbers
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -278,8 +280,17 @@ def _client(scheduler: str | None, workers: int):
 
     if scheduler:
         return Client(scheduler, timeout="20s"), None
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=None, silence_logs=logging.ERROR)
+    # The worker processes start with SIGINT ignored (a disposition inherited by the processes
+    # they start): Ctrl-C in a terminal reaches the whole process group, and only this process
+    # should handle it, by cancelling the runs and closing the cluster in order.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+    try:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.ERROR)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGINT, previous)
     return Client(cluster), cluster
 
 

@@ -376,3 +376,30 @@ def test_verify_honours_an_inherited_theory_full(tmp_path):
     result = run_cli("verify", "--notebooks", str(tmp_path), "--out", str(tmp_path / "o2"),
                      env=env)
     assert result.returncode == 2 and "THEORY_FULL must be 0 or 1" in result.stderr
+
+
+def test_public_functions_reject_bad_input(tmp_path):
+    with pytest.raises(TypeError, match="notebooks"):
+        sw.run_sweep("01_a.ipynb", tmp_path)
+    with pytest.raises(ValueError, match="notebooks"):
+        sw.run_sweep([tmp_path / "missing.ipynb"], tmp_path)
+    write_notebook(tmp_path / "01_a.ipynb", PARAMETERS, "x = 1")
+    with pytest.raises(TypeError, match="out"):
+        sw.run_sweep([tmp_path / "01_a.ipynb"], None)
+    with pytest.raises(ValueError, match="seeds"):
+        sw.run_sweep([tmp_path / "01_a.ipynb"], tmp_path / "o", seeds=0)
+    with pytest.raises(ValueError, match="workers"):
+        sw.run_sweep([tmp_path / "01_a.ipynb"], tmp_path / "o", workers=2,
+                     scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(TypeError, match="spec"):
+        sw.run_notebook(None)
+    with pytest.raises(ValueError, match="spec lacks"):
+        sw.run_notebook({"notebook": "x"})
+    with pytest.raises(ValueError, match="grid"):
+        sw.grid_points({"A": []})
+    with pytest.raises(TypeError, match="params"):
+        sw.run_key([1], 0)
+    for func in (sw.render_table, lambda d: sw.write_report(d, tmp_path)):
+        with pytest.raises(ValueError, match="data"):
+            func({"runs": []})
+    assert not (tmp_path / "o").exists()

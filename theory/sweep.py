@@ -177,6 +177,10 @@ def _is_timeout(exc: BaseException) -> bool:
     return isinstance(exc, (CellTimeoutError, TimeoutError))
 
 
+_SPEC_KEYS = ("notebook", "name", "params", "k", "seed", "full", "timeout", "run_file",
+              "work_dir", "notebook_sha256")
+
+
 def run_notebook(spec: dict) -> dict:
     """Execute one run of a sweep and write its record to ``spec["run_file"]`` (atomically).
 
@@ -188,6 +192,11 @@ def run_notebook(spec: dict) -> dict:
     a record with status ``"error"`` / ``"timeout"`` and the traceback; other failures (the
     kernel cannot start, a file cannot be written) raise, so that dask retries the task.
     """
+    if not isinstance(spec, dict):
+        raise TypeError(f"spec must be a dict describing one run, got {type(spec).__name__}")
+    missing = [key for key in _SPEC_KEYS if key not in spec]
+    if missing:
+        raise ValueError(f"spec lacks {', '.join(missing)}")
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -320,9 +329,16 @@ def run_sweep(notebooks, out, *, seeds: int = DEFAULT_SEEDS, grid: dict | None =
     ``KilledWorker``) is reported as an error with its traceback but not written to disk, so
     the next start retries it.
     """
+    if isinstance(notebooks, (str, os.PathLike)) or not isinstance(notebooks, (list, tuple)):
+        raise TypeError(f"notebooks must be a list of notebook paths, got {notebooks!r}")
+    if not notebooks or not all(isinstance(p, (str, os.PathLike)) for p in notebooks):
+        raise ValueError(f"notebooks must be a non-empty list of paths, got {notebooks!r}")
     notebooks = [Path(p).resolve() for p in notebooks]
-    if not notebooks:
-        raise ValueError("notebooks must name at least one notebook")
+    missing = [str(p) for p in notebooks if not p.is_file()]
+    if missing:
+        raise ValueError(f"notebooks: no such file {', '.join(missing)}")
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out must be a folder path, got {out!r}")
     out = Path(out)
     grid = {} if grid is None else grid
     points = grid_points(grid)

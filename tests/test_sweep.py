@@ -403,3 +403,13 @@ def test_public_functions_reject_bad_input(tmp_path):
         with pytest.raises(ValueError, match="data"):
             func({"runs": []})
     assert not (tmp_path / "o").exists()
+
+
+def test_grid_names_are_read_from_the_parameters_cell(tmp_path):
+    path = tmp_path / "01_p.ipynb"
+    write_notebook(path, "from theory import config\nSEED = config.SEED\n"
+                         "ALPHA = 2   # n = alpha d samples\nDS = config.pick(quick=[1, 2], full=[3])\n"
+                         "A, (B, C) = 1, (2, 3)\nD: int = 4", "E = 5")
+    sw._check_notebooks([path], {"ALPHA": [1], "DS": [[1]], "C": [0], "D": [1]})
+    with pytest.raises(ValueError, match="E: not a name of the parameters cell"):
+        sw._check_notebooks([path], {"E": [1]})

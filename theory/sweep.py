@@ -218,7 +218,7 @@ def run_notebook(spec: dict) -> dict:
     except PapermillExecutionError as exc:
         status = "error"
         lines = [_ANSI.sub("", line) for line in exc.traceback]
-        error = (f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}\n"
+        error = (f"cell In[{exc.exec_count}] raised {exc.ename}: {exc.evalue}\n"
                  + "\n".join(lines))
     except Exception as exc:
         from nbclient.exceptions import DeadKernelError
@@ -303,12 +303,35 @@ def _client(scheduler: str | None, workers: int):
     return Client(cluster), cluster
 
 
+def _parameter_names(path: Path) -> list[str]:
+    """Names assigned at top level in the notebook's cell tagged ``parameters`` (parsed with
+    ``ast``; papermill injects its values right after that cell)."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    cell = next((c for c in nb.cells if c.cell_type == "code"
+                 and "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        return []
+    names = []
+    for node in ast.parse(cell.source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+        for target in targets:
+            names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return list(dict.fromkeys(names))
+
+
 def _check_notebooks(notebooks, grid: dict) -> None:
     """Every notebook has a ``parameters`` cell defining SEED and every grid name."""
-    import papermill as pm
-
     for path in notebooks:
-        params = pm.inspect_notebook(str(path))
+        try:
+            params = _parameter_names(path)
+        except SyntaxError as exc:
+            raise ValueError(f"the parameters cell of {Path(path).name} is not plain Python: "
+                             f"{exc}") from None
         if "SEED" not in params:
             raise ValueError(f"{Path(path).name} has no 'parameters' cell defining SEED")
         missing = [n for n in grid if n not in params]

@@ -197,9 +197,14 @@ def run_notebook(spec: dict) -> dict:
     missing = [key for key in _SPEC_KEYS if key not in spec]
     if missing:
         raise ValueError(f"spec lacks {', '.join(missing)}")
+    import logging
+
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    # papermill's own parser of the parameters cell warns about lines it cannot read (a comment
+    # holding "=", a call); the grid names were already checked with ast by run_sweep.
+    logging.getLogger("papermill").setLevel(logging.ERROR)
     notebook, name = Path(spec["notebook"]), spec["name"]
     work = Path(spec["work_dir"])
     work.mkdir(parents=True, exist_ok=True)

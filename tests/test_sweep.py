@@ -43,7 +43,7 @@ def run_cli(*args, env=None, timeout=600):
                           text=True, timeout=timeout, env=env)
 
 
-# -- statistics -------------------------------------------------------------------------------
+# -- statistics -----------------------------------------------------------------------------------
 @pytest.mark.parametrize("k, n, low, high", [
     # R. G. Newcombe, Stat. Med. 17 (1998) 857, Table I, method 3 (Wilson score, no correction)
     (81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611),
@@ -85,7 +85,7 @@ def test_wilson_interval_bad_input():
         sw.wilson_interval(1, 4, 1.0)
 
 
-# -- grid, seeds, keys --------------------------------------------------------------------------
+# -- grid, seeds, keys ----------------------------------------------------------------------------
 def test_seed_rule_and_grid():
     assert sw.seed_for(0) == config.SEED and sw.seed_for(7) == config.SEED + 7
     grid = sw.parse_grid(["ALPHA=1,2,4", "act=relu,'tanh'", "lr=1e-3"])
@@ -142,7 +142,7 @@ def test_summarize_counts_quartiles_and_failed_seeds():
         sw.summarize([{"no": "notebook"}])
 
 
-# -- a sweep on a 2-worker LocalCluster ---------------------------------------------------------
+# -- a sweep on a 2-worker LocalCluster -----------------------------------------------------------
 @pytest.fixture(scope="module")
 def toy_sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("sweep")
@@ -281,7 +281,7 @@ def test_a_killed_worker_has_its_run_retried_and_the_sweep_completes(tmp_path):
     assert data["provenance"]["scheduler"].startswith("tcp://")
 
 
-# -- an interrupted sweep resumes --------------------------------------------------------------------
+# -- an interrupted sweep resumes -----------------------------------------------------------------
 def test_killed_sweep_resumes_without_recomputing_finished_runs(tmp_path):
     folder = tmp_path / "notebooks"
     folder.mkdir()
@@ -325,7 +325,7 @@ def test_killed_sweep_resumes_without_recomputing_finished_runs(tmp_path):
     assert data["claims"][0]["runs"] == 4 and data["claims"][0]["passed"] == 4
 
 
-# -- bad arguments -----------------------------------------------------------------------------------
+# -- bad arguments --------------------------------------------------------------------------------
 @pytest.mark.parametrize("extra, message", [
     (["--seeds", "0"], "--seeds must be >= 1"),
     (["--grid", "ALPHA"], "NAME=V1"),
@@ -358,7 +358,7 @@ def test_non_integer_seeds_exit_2():
     assert result.returncode == 2 and "--seeds" in result.stderr
 
 
-# -- verify: an inherited THEORY_FULL=1 selects full mode ------------------------------------------
+# -- verify: an inherited THEORY_FULL=1 selects full mode -----------------------------------------
 def test_verify_honours_an_inherited_theory_full(tmp_path):
     write_notebook(tmp_path / "01_mode.ipynb", PARAMETERS,
                    LEDGER + "ledger.check('FULL', 'the kernel runs in full mode', "
@@ -408,7 +408,8 @@ def test_public_functions_reject_bad_input(tmp_path):
 def test_grid_names_are_read_from_the_parameters_cell(tmp_path):
     path = tmp_path / "01_p.ipynb"
     write_notebook(path, "from theory import config\nSEED = config.SEED\n"
-                         "ALPHA = 2   # n = alpha d samples\nDS = config.pick(quick=[1, 2], full=[3])\n"
+                         "ALPHA = 2   # n = alpha d samples\n"
+                         "DS = config.pick(quick=[1, 2], full=[3])\n"
                          "A, (B, C) = 1, (2, 3)\nD: int = 4", "E = 5")
     sw._check_notebooks([path], {"ALPHA": [1], "DS": [[1]], "C": [0], "D": [1]})
     with pytest.raises(ValueError, match="E: not a name of the parameters cell"):

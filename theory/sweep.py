@@ -43,7 +43,7 @@ DEFAULT_SEEDS = 20
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-# -- statistics ------------------------------------------------------------------------------
+# -- statistics -----------------------------------------------------------------------------------
 def wilson_interval(passed: int, runs: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion ``passed / runs``.
 
@@ -73,9 +73,9 @@ def wilson_interval(passed: int, runs: int, confidence: float = 0.95) -> tuple[f
     return float(ci.low), float(ci.high)
 
 
-# -- the grid --------------------------------------------------------------------------------
+# -- the grid -------------------------------------------------------------------------------------
 def seed_for(k: int) -> int:
-    """The ``SEED`` of run ``k`` of a sweep: ``config.SEED + k`` (``k = 0`` is the committed run)."""
+    """The ``SEED`` of run ``k`` of a sweep: ``config.SEED + k`` (``k = 0``: the committed run)."""
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k must be an integer, got {k!r}")
     if k < 0:
@@ -154,7 +154,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-# -- one run (a dask task) --------------------------------------------------------------------
+# -- one run (a dask task) ------------------------------------------------------------------------
 def _kernel_manager_class(env: dict):
     """A jupyter kernel manager whose kernels get ``env`` on top of this process's environment.
 
@@ -164,7 +164,8 @@ def _kernel_manager_class(env: dict):
     from jupyter_client.manager import AsyncKernelManager
 
     class _SweepKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw):
+        # AsyncKernelManager.start_kernel is a coroutine typed with the synchronous signature
+        async def start_kernel(self, **kw):  # type: ignore[override]
             kw["env"] = {**kw.get("env", os.environ), **env}
             return await super().start_kernel(**kw)
 
@@ -260,7 +261,7 @@ def run_notebook(spec: dict) -> dict:
     return record
 
 
-# -- the sweep ---------------------------------------------------------------------------------
+# -- the sweep ------------------------------------------------------------------------------------
 def _finished(spec: dict) -> dict | None:
     """The record of a run already on disk for this spec (same notebook source), else None."""
     path = Path(spec["run_file"])
@@ -289,8 +290,9 @@ def _progress(total: int, enable: bool):
 def _client(scheduler: str | None, workers: int):
     """A dask client: to ``scheduler`` when given, else to a new LocalCluster of ``workers``
     single-threaded worker processes. Returns ``(client, cluster or None)``."""
-    from dask.distributed import Client, LocalCluster
     import logging
+
+    from dask.distributed import Client, LocalCluster
 
     if scheduler:
         return Client(scheduler, timeout="20s"), None
@@ -521,7 +523,7 @@ def summarize(runs) -> list[dict]:
     return summaries
 
 
-# -- reports -------------------------------------------------------------------------------------
+# -- reports --------------------------------------------------------------------------------------
 def _params_text(params: dict) -> str:
     return ",".join(f"{n}={v}" for n, v in params.items()) or "-"
 

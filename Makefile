@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed-stamp
 NBVAL   = -p no:python --nbval-lax --nbval-current-env \
           --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: verify test unit nbval refresh site readme browser bench clean
+.PHONY: verify test unit nbval refresh site readme browser bench sweep clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ nbval: $(STAMP)
 ## refresh: re-execute notebooks in place in quick mode and sync their jupytext pairs
 refresh: $(STAMP)
 	$(PY) -m theory refresh $(if $(NB),--only $(NB))
+
+## sweep: rerun notebooks over seeds (and --grid NAME=V1,V2) on dask; pass rate of every claim
+sweep: $(STAMP)
+	$(PY) -m theory sweep $(SWEEP_ARGS)
 
 ## site: static HTML book of the notebooks executed by `make verify` (_build/site/index.html)
 site: $(STAMP)

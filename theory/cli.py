@@ -1,9 +1,10 @@
-"""Command line: ``python -m theory verify | refresh``.
+"""Command line: ``python -m theory verify | refresh | sweep``.
 
 ``verify`` executes the notebooks (nbclient) into an output folder, collects every notebook's
 ledger into ``claims.json`` and ``claims.md``, prints one table and exits 1 if any claim failed
 or any notebook raised. ``refresh`` re-executes notebooks in place in quick mode and rewrites
 their jupytext ``py:percent`` pairs, so that the committed notebooks carry the outputs CI checks.
+``sweep`` reruns notebooks over seeds and parameter grids on dask (see :mod:`theory.sweep`).
 """
 
 from __future__ import annotations
@@ -339,7 +340,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"theory {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     v = sub.add_parser("verify", help="execute the notebooks and print the claims table")
-    v.add_argument("--full", action="store_true", help="paper-scale sizes (THEORY_FULL=1)")
+    v.add_argument("--full", action="store_true",
+                   help="paper-scale sizes (also selected by THEORY_FULL=1 in the environment)")
     v.add_argument("--only", action="append", metavar="NAME",
                    help="run only notebooks whose name contains NAME (repeatable)")
     v.add_argument("--jobs", type=int, default=1, metavar="N", help="notebooks run at once")
@@ -355,6 +357,28 @@ def _parser() -> argparse.ArgumentParser:
     m = sub.add_parser("readme", help="rewrite the README claims table from claims.json")
     m.add_argument("--build", type=Path, default=None, metavar="DIR")
     m.add_argument("--readme", type=Path, default=None, help=argparse.SUPPRESS)
+    w = sub.add_parser("sweep", help="rerun notebooks over seeds (and a parameter grid) on dask; "
+                       "pass rate of every claim")
+    w.add_argument("--only", action="append", metavar="NAME",
+                   help="sweep only notebooks whose name contains NAME (repeatable)")
+    w.add_argument("--seeds", type=int, default=20, metavar="N",
+                   help="seeds per grid point: SEED = config.SEED + k, k = 0..N-1 (default 20)")
+    w.add_argument("--grid", action="append", metavar="NAME=V1,V2,...",
+                   help="also sweep a name of the parameters cell over these values (repeatable; "
+                        "the grid is the product)")
+    w.add_argument("--full", action="store_true",
+                   help="paper-scale sizes (also selected by THEORY_FULL=1 in the environment)")
+    w.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="output folder (default: _build/sweep)")
+    w.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="a running dask scheduler, e.g. tcp://host:8786 (default: a LocalCluster "
+                        "on this machine)")
+    w.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="LocalCluster worker processes, one thread each (default: cores)")
+    w.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    w.add_argument("--retries", type=int, default=2,
+                   help="re-executions of a run whose task raises outside the notebook")
+    w.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)
     r = sub.add_parser("refresh", help="re-execute notebooks in place (quick mode)")
     r.add_argument("--only", action="append", metavar="NAME")
     r.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)
@@ -385,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command in ("site", "readme"):
         return _book_command(args)
+    if args.command == "sweep":
+        from .sweep import command
+        return command(args)
     folder = args.notebooks or config.repo_root() / "notebooks"
     try:
         notebooks = discover_notebooks(folder, args.only,
@@ -402,12 +429,19 @@ def main(argv: list[str] | None = None) -> int:
         print("error: --jobs must be >= 1", file=sys.stderr)
         return 2
     out = args.out or config.build_dir()
+    # `--full` or an inherited THEORY_FULL=1 (as in `THEORY_FULL=1 make verify`) selects
+    # paper scale; the kernels then get THEORY_FULL=1 and the report says "full".
     try:
-        runs = verify(notebooks, out, full=args.full, jobs=args.jobs, timeout=args.timeout)
+        full = args.full or config.is_full()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        runs = verify(notebooks, out, full=full, jobs=args.jobs, timeout=args.timeout)
     except KeyboardInterrupt:
         print("\ninterrupted: no claims.json or claims.md was written", file=sys.stderr)
         return 130
-    print(report(runs, out, mode="full" if args.full else "quick",
-                 provenance=provenance.collect(full=args.full)))
+    print(report(runs, out, mode="full" if full else "quick",
+                 provenance=provenance.collect(full=full)))
     print(f"wrote {out / 'claims.json'} and {out / 'claims.md'}")
     return 0 if all(r.ok for r in runs) else 1

@@ -214,6 +214,38 @@ def test_specialisation_ratio_extremes(rng):
     assert tl.specialisation_ratio(spread, U) == pytest.approx(1.0, rel=1e-12)
 
 
+def test_learned_specialisation_uses_only_the_learned_neurons(rng):
+    d = 6
+    U = np.eye(d)[:, :2]
+    angles = np.linspace(0, np.pi, 30, endpoint=False)
+    learned = np.zeros((30, d))
+    learned[:, 0], learned[:, 1] = np.cos(angles), np.sin(angles)
+    learned[:, 2:] = 0.5 * rng.standard_normal((30, d - 2)) / np.sqrt(d)
+    # unlearned neurons: tiny V*-overlap, all along e1, which would pull the plain ratio down
+    unlearned = np.zeros((20, d))
+    unlearned[:, 0] = 1e-3
+    unlearned[:, 2] = 1.0
+    W = np.concatenate([learned, unlearned])
+    ratio, fraction = tl.learned_specialisation(W, U, 0.4)
+    assert fraction == pytest.approx(30 / 50)
+    assert ratio == pytest.approx(tl.specialisation_ratio(learned, U), rel=1e-12)
+    assert ratio == pytest.approx(1.0, abs=0.05)
+    assert tl.specialisation_ratio(W, U) < 0.7          # the all-neuron ratio is diluted
+    # learned neurons sharing one direction of V*: ratio 0, whatever the others do
+    shared = learned.copy()
+    shared[:, :2] = [1.0, 1.0]
+    ratio, _ = tl.learned_specialisation(np.concatenate([shared, unlearned]), U, 0.4)
+    assert ratio == pytest.approx(0.0, abs=1e-12)
+    # invariant under a rotation of the input space that preserves V*
+    Q = np.eye(d)
+    Q[2:, 2:] = np.linalg.qr(rng.standard_normal((d - 2, d - 2)))[0]
+    np.testing.assert_allclose(tl.learned_specialisation(W @ Q.T, U, 0.4),
+                               tl.learned_specialisation(W, U, 0.4), rtol=1e-10)
+    # fewer than two learned neurons: nan ratio, fraction still reported
+    ratio, fraction = tl.learned_specialisation(unlearned, U, 0.4)
+    assert np.isnan(ratio) and fraction == 0.0
+
+
 # -- Hermite coefficients and predictions ---------------------------------------------------------
 def test_relu_and_erf_hermite_coefficients_are_exact():
     s2pi = 1 / np.sqrt(2 * np.pi)
@@ -344,6 +376,9 @@ def test_bad_inputs_raise_value_errors_naming_the_argument(rng):
         (lambda: tl.spike_alignment(W, np.ones(7), k=0), "k"),
         (lambda: tl.principal_angles_to(W, np.eye(7)[:, :2], k=99), "k"),
         (lambda: tl.specialisation_ratio(W, np.eye(7)[:, :1]), "U"),
+        (lambda: tl.learned_specialisation(W, np.eye(7)[:, :1], 0.4), "U"),
+        (lambda: tl.learned_specialisation(W, np.eye(7)[:, :2], 1.5), "threshold"),
+        (lambda: tl.learned_specialisation(W, np.eye(7)[:, :2], np.nan), "threshold"),
         (lambda: tl.gaussian_expectation(None), "fn"),
         (lambda: tl.gaussian_expectation(np.sin, n_nodes=1), "n_nodes"),
         (lambda: tl.gaussian_expectation(branches=(np.sin,)), "branches"),
@@ -381,5 +416,7 @@ def test_bad_inputs_raise_value_errors_naming_the_argument(rng):
 def test_wrong_types_raise_type_errors(rng):
     with pytest.raises(TypeError, match="d"):
         tl.symmetric_init(5.5, 4, rng)
+    with pytest.raises(TypeError, match="threshold"):
+        tl.learned_specialisation(np.ones((3, 4)), np.eye(4)[:, :2], "0.4")
     with pytest.raises(TypeError, match="X"):
         tl.features(np.array([["a"]]), np.ones((1, 1)))

@@ -17,7 +17,8 @@ that n = d^2 at d = 512 fits in a few GiB. Targets depend on the first ``r`` coo
 (W* = [e_1 .. e_r]; rotation invariance makes this general).
 
 The closed-form predictions (per-neuron cosine, spike alignment) are our derivation, consistent
-with the papers' abstracts; see ``theory.symbolic.two_layer`` and notebook 02.
+with the papers' abstracts; see ``theory.symbolic.two_layer``, notebook 02 and the method note
+``docs/02_giant_step.md``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ __all__ = [
     "ridge_solve", "ridge_readout", "mean_squared_error", "linear_fit",
     "neuron_cosines", "mean_abs_cosines", "subspace_overlap", "spike_alignment",
     "principal_angles_to",
-    "specialisation_ratio",
+    "specialisation_ratio", "learned_specialisation",
     "gaussian_expectation", "hermite_coefficients", "mean_derivative_sq",
     "predicted_neuron_cosine", "predicted_spike_cosine", "best_linear_error",
     "ReadoutComparison", "one_step_vs_random_features",
@@ -328,7 +329,7 @@ def _apply(act: Activation, Z: np.ndarray) -> np.ndarray:
 
 def batch_gradient(X, y, W, a, activation="relu", chunk: int = DEFAULT_CHUNK,
                    offset=None):
-    """Gradient and value of L(W) = (1/2n) sum_nu (y_nu - f(x_nu))^2 (Dandi et al., §2).
+    """Gradient and value of L(W) = (1/2n) sum_nu (y_nu - f(x_nu))^2 (docs/02_giant_step.md).
 
     grad_W L = -(1/n) sum_nu r_nu (a/sqrt p) * sigma'(W x_nu) x_nu^T with r = y - f.
     ``offset`` (optional, shape ``(n,)``) is subtracted from y first (the official notebook's
@@ -599,6 +600,29 @@ def specialisation_ratio(W, U) -> float:
     P /= np.linalg.norm(P, axis=1, keepdims=True)
     ev = np.linalg.eigvalsh(P.T @ P / P.shape[0])
     return float(ev[0] / ev[-1])
+
+
+def learned_specialisation(W, U, threshold: float) -> tuple[float, float]:
+    """Specialisation ratio over the *learned* neurons, and the fraction of learned neurons.
+
+    Neuron i is learned when its overlap ||U^T w_i|| / ||w_i|| exceeds ``threshold`` (at
+    initialisation the overlap with an r-dimensional V* is about sqrt(r/d)). Over the learned
+    neurons only, returns lambda_min / lambda_max of G = (1/q) sum_i P_i P_i^T with
+    P_i = U^T w_i / ||U^T w_i|| (as :func:`specialisation_ratio`): about 0 when the learned
+    neurons share one direction of V*, about 1 when they spread over V* (specialisation,
+    Dandi et al., abstract: n = O(d^2) samples). The ratio is ``nan`` when fewer than two
+    neurons are learned. Returns ``(ratio, fraction)``.
+    """
+    W = as_float_array("W", W, ndim=2)
+    U = _check_basis(U, W.shape[1])
+    if U.shape[1] < 2:
+        raise ValueError("U must have at least 2 columns for a specialisation ratio")
+    threshold = as_float("threshold", threshold, minimum=0.0, maximum=1.0)
+    learned = subspace_overlap(W, U) > threshold
+    fraction = float(np.mean(learned))
+    if learned.sum() < 2:
+        return float("nan"), fraction
+    return specialisation_ratio(W[learned], U), fraction
 
 
 # ---------------------------------------------------------------------------------------------

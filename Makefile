@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed-stamp
 NBVAL   = -p no:python --nbval-lax --nbval-current-env \
           --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: verify test unit nbval refresh site readme browser bench clean
+.PHONY: verify test unit nbval refresh site slides lab readme browser bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,16 @@ refresh: $(STAMP)
 site: $(STAMP)
 	$(PY) -m theory site
 
+## slides: a reveal.js deck per notebook executed by `make verify` (_build/slides/, offline)
+slides: $(STAMP)
+	$(PY) -m theory slides
+
+## lab: JupyterLab on the notebooks with the project's kernel (.venv); jupytext opens the .py twins
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
 ## readme: rewrite the README claims table from _build/claims.json (after `make verify`)
+## and the pass rates over seeds from results/sweep-quick.json
 readme: $(STAMP)
 	$(PY) -m theory readme
 

@@ -54,9 +54,10 @@ lab: $(STAMP)
 readme: $(STAMP)
 	$(PY) -m theory readme
 
-## browser: Debian's Chromium for the browser test (installed when missing and we are root)
+## browser: Debian's Chromium and its driver for the browser test (installed when missing and we are root)
 browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	@{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } && \
+	command -v chromedriver >/dev/null 2>&1 || \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing Debian's chromium for the browser test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \

@@ -172,6 +172,13 @@ def test_book_and_decks_are_offline(built):
     assert (decks[0].parent / "reveal.js" / "dist" / "reveal.js").exists()
 
 
+def test_index_links_each_deck(built):
+    _, index, decks, _ = built
+    for deck in decks:
+        assert f'href="../slides/{deck.name}"' in index.read_text()
+        assert (index.parent / "../slides" / deck.name).resolve() == deck.resolve()
+
+
 def test_deck_has_a_slide_per_section_figures_and_claims(built):
     build, _, decks, _ = built
     nb = nbformat.read(build / "notebooks" / "09_toy.ipynb", as_version=4)
@@ -200,6 +207,12 @@ def test_readme_pass_rate_section(built, tmp_path):
     assert "| `09_toy` | T1 | evidence | 19/20 | 0.95 | [0.76, 0.99] |" in readme.read_text()
     assert book.update_readme(readme, report, book.load_results(tmp_path / "none"))
     assert "is not committed" in readme.read_text()
+
+
+def test_slides_command_needs_a_verify_run(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "theory", "slides", "--build", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "run `make verify` first" in result.stderr
 
 
 # --- in a browser -----------------------------------------------------------------------------

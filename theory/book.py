@@ -201,7 +201,9 @@ def _claims_table(records: list[dict], results: dict, *, anchors: bool = True,
         if link is not None:
             cid = f'<a href="{link.format(notebook=r["notebook"])}#{anchor}">{cid}</a>'
         attr = f' id="{anchor}"' if anchors else ""
-        statement = _markdown(r.get("statement", ""), inline=True)
+        # Statements are plain text (with `*` in names like theta*): escape them, keep only
+        # the bold labels (**[paper]**) and leave $...$ to MathJax.
+        statement = re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(r.get("statement", "")))
         extra = []
         if details and r.get("discrepancy") and not r.get("passed"):
             extra.append(f"<b>Discrepancy.</b> {html.escape(r['discrepancy'])}")
@@ -254,9 +256,12 @@ _CSS = """
 .theory-front h1 { margin: 0.3em 0; font-size: 1.6em; }
 .theory-toc ol { margin: 0.3em 0; padding-left: 1.4em; columns: 2; }
 .theory-toc li.h3 { margin-left: 1.2em; font-size: 0.92em; }
-table.claims { border-collapse: collapse; width: 100%; font-size: 0.9em; }
+table.claims { border-collapse: collapse; width: 100%; font-size: 0.9em;
+  table-layout: auto !important; }
 table.claims th, table.claims td { border-bottom: 1px solid #ccc; padding: 0.3em 0.5em;
-  text-align: left; vertical-align: top; }
+  text-align: left !important; vertical-align: top; white-space: normal; }
+table.claims td:nth-child(3) { width: 45% !important; min-width: 18em; }
+table.claims th, table.claims td:not(:nth-child(3)) { width: auto !important; }
 table.claims tr:target { background: #fff6d5; }
 table.claims td:first-child { white-space: nowrap; }
 .aside { color: #555; font-size: 0.9em; margin-top: 0.2em; }
@@ -407,12 +412,18 @@ def _index_html(report: dict, results: dict | None = None, slides: bool = False)
         n = _counts(entry)
         if entry.get("error"):
             status = "error: " + html.escape(entry["error"])
+        elif not n["total"]:
+            status = "no claims ledger"
         elif n["failed"]:
             status = f"{n['failed']} failed"
         elif n["not_reproduced"]:
             status = f"{n['not_reproduced']} not reproduced (documented)"
+        elif n["unclassified"]:
+            status = f"{n['unclassified']} claims without a kind"
+        elif not n["evidence"]:
+            status = "consistency checks only"
         else:
-            status = "all reproduced"
+            status = "all evidence reproduced"
         deck = f' <a class="deck" href="../slides/{name}.slides.html">slides</a>' if slides else ""
         rows.append(f"<tr><td><a href=\"{name}.html\">{name}</a>{deck}</td><td>{paper}</td>"
                     f"<td class=\"num\">{n['reproduced']}/{n['evidence']}</td>"

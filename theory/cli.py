@@ -104,7 +104,9 @@ def _execute(path: Path, timeout: int, kernels: set | None = None):
     if kernels is not None:
         kernels.add(km)
     try:
-        client.execute()
+        # nbclient shuts down only the kernels it created itself: ask it to shut this one down
+        # too, or each kernel idles until verify exits ("Parent appears to have exited").
+        client.execute(cleanup_kc=True)
     except CellExecutionError as exc:
         cell_index = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"
                            and any(o.get("output_type") == "error" for o in c.get("outputs", []))),

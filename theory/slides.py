@@ -36,7 +36,7 @@ _DECK_CSS = """
   padding: 0 0.5em; box-sizing: border-box; }
 .reveal .slides section > section { padding: 0; }
 .reveal h1 { font-size: 1.7em; } .reveal h2 { font-size: 1.35em; } .reveal h3 { font-size: 1.1em; }
-.reveal h1, .reveal h2, .reveal h3 { text-transform: none; text-align: left; }
+.reveal h1, .reveal h2, .reveal h3 { text-transform: none !important; text-align: left; }
 .reveal p, .reveal li { line-height: 1.35; }
 .reveal .jp-OutputArea-output img { max-height: 620px; width: auto; margin: 0 auto; display: block; }
 .reveal .jp-InputPrompt, .reveal .jp-OutputPrompt { display: none; }
@@ -211,4 +211,7 @@ def build_slides(build: Path, out: Path | None = None, results: Path | None = No
         "<h1>Slides</h1><p>One reveal.js deck per notebook (arrow keys: right for the next "
         "section, down for its figures; <kbd>s</kbd> opens the speaker view).</p>"
         f"<ul>{items}</ul></body></html>\n")
+    site_index = build / "site" / "index.html"
+    if out == build / "slides" and site_index.exists():   # the book links each deck
+        site_index.write_text(book._index_html(report, found, slides=True))
     return decks

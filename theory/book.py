@@ -349,6 +349,8 @@ def _counts_line(entry: dict) -> str:
     text = (f"<b>{n['reproduced']} of {n['evidence']}</b> evidence claims reproduced, "
             f"{n['not_reproduced']} not reproduced (documented), "
             f"{n['consistency_pass']}/{n['consistency']} consistency checks pass")
+    if n["unclassified"]:
+        text += f", {n['unclassified']} claims without a kind"
     if n["failed"]:
         text += f", <b>{n['failed']} failed</b>"
     return text + " (this run)."

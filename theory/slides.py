@@ -8,7 +8,8 @@ with nbconvert's slides exporter. The deck is built from an in-memory copy of th
   markdown cell) and the verdict counts of the run;
 - one slide per section (``#`` or ``##`` heading), with the section's text; a ``###`` heading
   starts a vertical sub-slide;
-- every figure on a sub-slide of its section (code is hidden; other outputs are left out);
+- every figure on a sub-slide of its section (code is hidden; other outputs are left out),
+  with the text that follows a figure on the next sub-slide, where the next figure joins it;
 - a last slide with the claims table (quick verdict, pass rate over seeds, full verdict).
 
 reveal.js comes from the ``sphinx-revealjs`` package (which vendors its ``dist`` build) and
@@ -128,6 +129,9 @@ def deck_notebook(nb, *, entry: dict | None = None, records: list[dict] | None =
             cells[-1].metadata["_deck"] = _slide_type(piece) if k else "subslide"
     cells[0].metadata["_deck"] = "slide"
     in_claims = False
+    # What the current (sub)slide holds: text after a figure starts a new sub-slide, and a
+    # figure joins a sub-slide that so far holds only text after a figure (its caption).
+    started_by, has_figure = "heading", False
     for i, cell in enumerate(nb.cells):
         if i == front["cell"]:
             continue
@@ -136,13 +140,22 @@ def deck_notebook(nb, *, entry: dict | None = None, records: list[dict] | None =
                 kind = _slide_type(piece)
                 if kind == "slide":
                     in_claims = bool(_CLAIMS_HEADING.match(piece))
+                if kind != "-":
+                    started_by, has_figure = "heading", False
+                elif has_figure:
+                    kind, started_by, has_figure = "subslide", "text", False
                 new = new_markdown_cell(piece)
                 new.metadata["_deck"] = kind
                 cells.append(new)
         elif cell.cell_type == "code" and _has_image(cell) and not in_claims:
             new = copy.deepcopy(cell)
             new.outputs = [o for o in cell.outputs if set(o.get("data", {})) & set(_IMAGE)]
-            new.metadata["_deck"] = "subslide"
+            if started_by == "text" and not has_figure:
+                new.metadata["_deck"] = "-"
+            else:
+                new.metadata["_deck"] = "subslide"
+                started_by = "figure"
+            has_figure = True
             cells.append(new)
     if not any(c.cell_type == "markdown" and _CLAIMS_HEADING.match(c.source) for c in cells):
         cells.append(new_markdown_cell("## Claims"))

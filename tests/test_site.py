@@ -117,6 +117,16 @@ def test_front_matter_is_taken_from_the_first_markdown_cell():
     assert book.split_front_matter("just text")["title"] is None
 
 
+def test_bad_input_names_the_argument():
+    with pytest.raises(ValueError, match="claim_id"):
+        book.claim_anchor("")
+    with pytest.raises(TypeError, match="source"):
+        book.split_front_matter(None)
+    with pytest.raises(TypeError, match="results"):
+        book.pass_rate_table([])
+    assert book.claim_anchor("C6b strict/2") == "claim-C6b-strict-2"
+
+
 def test_every_claim_of_the_index_links_to_its_row(built):
     build, index, _, _ = built
     text = index.read_text()

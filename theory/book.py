@@ -113,7 +113,9 @@ def load_results(results: Path | None = None) -> dict:
 
 def claim_anchor(claim_id: str) -> str:
     """The HTML id of a claim's row on its notebook page."""
-    return "claim-" + re.sub(r"[^A-Za-z0-9_.-]", "-", str(claim_id))
+    if not isinstance(claim_id, str) or not claim_id.strip():
+        raise ValueError(f"claim_id must be a non-empty string, got {claim_id!r}")
+    return "claim-" + re.sub(r"[^A-Za-z0-9_.-]", "-", claim_id)
 
 
 def _verdict(record: dict) -> str:
@@ -163,6 +165,8 @@ def split_front_matter(source: str) -> dict:
     speaks of the paper's claims (or, without a reference, the first paragraph after the
     title). ``rest`` is the cell without these parts.
     """
+    if not isinstance(source, str):
+        raise TypeError(f"source must be the markdown text of a cell, got {type(source).__name__}")
     paragraphs = [p for p in re.split(r"\n\s*\n", source.strip()) if p.strip()]
     title = reference = summary = None
     rest = []
@@ -582,6 +586,8 @@ def committed_claim_counts(folder: Path) -> dict[str, tuple[int, int, int, int]]
 
 def pass_rate_table(results: dict) -> str:
     """The README section (markdown) of per-claim pass rates over seeds."""
+    if not isinstance(results, dict):
+        raise TypeError(f"results must be the dict of load_results(), got {type(results).__name__}")
     lines = [RATES_BEGIN]
     sweep = results.get("sweep")
     if sweep is None:

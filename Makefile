@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed-stamp
 NBVAL   = -p no:python --nbval-lax --nbval-current-env \
           --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: verify test unit nbval refresh site readme browser bench sweep clean
+.PHONY: verify test unit nbval refresh site slides lab readme browser bench sweep clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,13 +45,23 @@ sweep: $(STAMP)
 site: $(STAMP)
 	$(PY) -m theory site
 
+## slides: a reveal.js deck per notebook executed by `make verify` (_build/slides/, offline)
+slides: $(STAMP)
+	$(PY) -m theory slides
+
+## lab: JupyterLab on the notebooks with the project's kernel (.venv); jupytext opens the .py twins
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
+
 ## readme: rewrite the README claims table from _build/claims.json (after `make verify`)
+## and the pass rates over seeds from results/sweep-quick.json
 readme: $(STAMP)
 	$(PY) -m theory readme
 
-## browser: Debian's Chromium for the browser test (installed when missing and we are root)
+## browser: Debian's Chromium and its driver for the browser test (installed when missing and we are root)
 browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	@{ command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; } && \
+	command -v chromedriver >/dev/null 2>&1 || \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing Debian's chromium for the browser test"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive \

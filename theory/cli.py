@@ -1,4 +1,4 @@
-"""Command line: ``python -m theory verify | refresh | sweep``.
+"""Command line: ``python -m theory verify | refresh | sweep | site | slides | readme``.
 
 ``verify`` executes the notebooks (nbclient) into an output folder, collects every notebook's
 ledger into ``claims.json`` and ``claims.md``, prints one table and exits 1 if any claim failed
@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -93,13 +94,20 @@ def _execute(path: Path, timeout: int, kernels: set | None = None):
     from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
-    km = KernelManager(kernel_name="python3")
+    # IPC transport (socket files in a private temporary folder, not TCP): the kernel then has
+    # nothing to warn about ("Kernel is running over TCP without encryption"), and nothing
+    # else is hidden. The path is absolute because the kernel runs in the notebook's folder.
+    sockets = tempfile.TemporaryDirectory(prefix="theory-kernel-")
+    km = KernelManager(kernel_name="python3", transport="ipc",
+                       ip=str(Path(sockets.name) / "kernel"))
     client = NotebookClient(nb, km=km, timeout=timeout, kernel_name="python3", record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     if kernels is not None:
         kernels.add(km)
     try:
-        client.execute()
+        # nbclient shuts down only the kernels it created itself: ask it to shut this one down
+        # too, or each kernel idles until verify exits ("Parent appears to have exited").
+        client.execute(cleanup_kc=True)
     except CellExecutionError as exc:
         cell_index = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"
                            and any(o.get("output_type") == "error" for o in c.get("outputs", []))),
@@ -113,6 +121,7 @@ def _execute(path: Path, timeout: int, kernels: set | None = None):
     finally:
         if kernels is not None:
             kernels.discard(km)
+        sockets.cleanup()
     return nb, None
 
 
@@ -354,6 +363,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="the folder verify wrote (default: _build/)")
     s.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="where to write the site (default: <build>/site)")
+    d = sub.add_parser("slides", help="a reveal.js deck per executed notebook (offline)")
+    d.add_argument("--build", type=Path, default=None, metavar="DIR",
+                   help="the folder verify wrote (default: _build/)")
+    d.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="where to write the decks (default: <build>/slides)")
     m = sub.add_parser("readme", help="rewrite the README claims table from claims.json")
     m.add_argument("--build", type=Path, default=None, metavar="DIR")
     m.add_argument("--readme", type=Path, default=None, help=argparse.SUPPRESS)
@@ -399,15 +413,21 @@ def _book_command(args) -> int:
         index = book.build_site(build, args.out)
         print(f"wrote {index}")
         return 0
+    if args.command == "slides":
+        from . import slides
+
+        decks = slides.build_slides(build, args.out)
+        print(f"wrote {len(decks)} decks into {decks[0].parent if decks else build}")
+        return 0
     readme = args.readme or config.repo_root() / "README.md"
-    changed = book.update_readme(readme, report_data)
+    changed = book.update_readme(readme, report_data, book.load_results())
     print(f"{readme}: {'updated' if changed else 'already up to date'}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in ("site", "readme"):
+    if args.command in ("site", "slides", "readme"):
         return _book_command(args)
     if args.command == "sweep":
         from .sweep import command

@@ -349,3 +349,110 @@ def test_divergence_error_is_a_value_error():
     assert issubclass(cs.DivergenceError, ValueError)
     with pytest.raises(cs.DivergenceError):
         cs.newton_polish(np.array([1e308, 1.0]), X1, Y1, steps=2)
+
+
+# ------------------------------------------------- blind search and the predicted set -------
+
+def _images(theta):
+    """The 8 images of a width-2, d = 1 point under neuron permutation and per-neuron flips,
+    each with a flag: exactly one neuron flipped (which maps L1 to L2 and back)."""
+    a1, a2, w1, w2 = theta
+    out = []
+    for (b1, v1), (b2, v2) in (((a1, w1), (a2, w2)), ((a2, w2), (a1, w1))):
+        for s1 in (1.0, -1.0):
+            for s2 in (1.0, -1.0):
+                out.append((np.array([s1 * b1, s2 * b2, s1 * v1, s2 * v2]), s1 * s2 < 0))
+    return out
+
+
+def test_search_returns_only_critical_points_and_accounts_for_every_start():
+    search = cs.search_critical_points(X1, Y1, 2, np.random.default_rng(1), n_starts=12)
+    assert len(search.thetas) + search.n_unconverged + search.n_saturated == 12
+    assert search.thetas.shape == (len(search.grad_norms), 4)
+    for theta in search.thetas:
+        assert np.linalg.norm(cs.gradient(theta, X1, Y1)) < 1e-10
+    again = cs.search_critical_points(X1, Y1, 2, np.random.default_rng(1), n_starts=12)
+    np.testing.assert_array_equal(search.thetas, again.thetas)       # seeded
+
+
+def test_search_finds_saddles_not_only_minima(narrow_critical):
+    """Width 1 on X1: the zero network (a saddle: eigenvalues +-|sum_i e_i x_i|) and the
+    minimum found by BFGS are both zeros of the gradient."""
+    search = cs.search_critical_points(X1, Y1, 1, np.random.default_rng(0), n_starts=20)
+    found = [cs.reduce_network(th, 1) for th in search.thetas]
+    star = narrow_critical.theta
+    assert any(np.allclose(np.abs(q), np.abs(star), atol=1e-8) for q in found)
+    assert any(np.allclose(q, 0.0) for q in found)
+    eig = np.linalg.eigvalsh(cs.hessian(np.zeros(2), X1, Y1))
+    assert eig[0] < 0 < eig[1]
+
+
+def test_predicted_set_distance_vanishes_on_embedded_points(narrow_critical):
+    star = narrow_critical.theta
+    roots = cs.null_function_roots(star, X1, Y1, w_max=8.0, n_grid=4001,
+                                   extra=(0.0, star[1], -star[1]))
+    points = {"L1": [cs.split_neuron(star, 1, 0, lam) for lam in (-1.3, 0.4, 2.2)],
+              "L2": [cs.flip_split_neuron(star, 1, 0, lam) for lam in (-1.3, 0.4, 2.2)]}
+    sample_dependent = [r for r in roots if abs(r) > 1e-6 and abs(abs(r) - abs(star[1])) > 1e-6]
+    assert sample_dependent
+    points["null at 0"] = [cs.null_embed(star, 1, [0.0])]
+    points["null at a sample-dependent root"] = [cs.null_embed(star, 1, [r])
+                                                 for r in sample_dependent]
+    for label, thetas in points.items():
+        for theta in thetas:
+            for image, one_flip in _images(theta):   # the set is invariant under both
+                dist, got = cs.width2_critical_set_distance(image, star, roots)
+                swapped = {"L1": "L2", "L2": "L1"}.get(label, label) if one_flip else label
+                assert dist < 1e-12 and got == swapped
+            # the narrow point may be given in either sign
+            assert cs.width2_critical_set_distance(theta, -star, roots)[0] < 1e-12
+
+
+def test_predicted_set_distance_off_the_set(narrow_critical):
+    """A point off the set: the distance is positive and no larger than the distance to any
+    particular point of the set (it is a minimum over the set)."""
+    star = narrow_critical.theta
+    roots = cs.null_function_roots(star, X1, Y1, w_max=8.0, extra=(0.0, star[1], -star[1]))
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        theta = rng.standard_normal(4)
+        dist, _ = cs.width2_critical_set_distance(theta, star, roots)
+        assert dist > 0
+        for lam in np.linspace(-2, 3, 11):
+            assert dist <= np.linalg.norm(theta - cs.split_neuron(star, 1, 0, lam)) + 1e-12
+        for r in roots:
+            assert dist <= np.linalg.norm(theta - cs.null_embed(star, 1, [r])) + 1e-12
+    # the exact distance of (theta*, 0, w') from the null point at the nearest root
+    w_off = 0.5 * (roots[-1] + roots[-2])
+    dist, _ = cs.width2_critical_set_distance(cs.null_embed(star, 1, [w_off]), star, roots)
+    assert dist <= np.min(np.abs(roots - w_off)) + 1e-12
+
+
+def test_predicted_set_of_the_zero_function_is_null_pairs():
+    roots = np.array([-1.0, 0.0, 2.0])
+    dist, label = cs.width2_critical_set_distance([0.0, 0.0, 2.0, -1.0], [0.0, 0.0], roots)
+    assert dist == 0.0 and label == "null pair"
+    dist, _ = cs.width2_critical_set_distance([0.3, 0.0, 2.0, 0.0], [0.0, 0.0], roots)
+    assert dist == pytest.approx(0.3)
+
+
+def test_search_and_distance_bad_input():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="width"):
+        cs.search_critical_points(X1, Y1, 0, rng)
+    with pytest.raises(ValueError, match="n_starts"):
+        cs.search_critical_points(X1, Y1, 1, rng, n_starts=0)
+    with pytest.raises(ValueError, match="gtol"):
+        cs.search_critical_points(X1, Y1, 1, rng, gtol=0.0)
+    with pytest.raises(ValueError, match="y"):
+        cs.search_critical_points(X1, Y1[:3], 1, rng)
+    with pytest.raises((ValueError, TypeError), match="rng"):
+        cs.search_critical_points(X1, Y1, 1, 3)
+    with pytest.raises(ValueError, match="theta_wide"):
+        cs.width2_critical_set_distance(np.ones(6), [1.0, 1.0], [0.0])
+    with pytest.raises(ValueError, match="theta_narrow"):
+        cs.width2_critical_set_distance(np.ones(4), [1.0, 1.0, 1.0], [0.0])
+    with pytest.raises(ValueError, match="roots"):
+        cs.width2_critical_set_distance(np.ones(4), [1.0, 1.0], [np.nan])
+    with pytest.raises(ValueError, match="activation"):
+        cs.width2_critical_set_distance(np.ones(4), [1.0, 1.0], [0.0], activation="sigmoid")

@@ -2,12 +2,12 @@
 
 Reproduction of the claims of L. Zhang, Y. Zhang, T. Luo, *Geometry of Critical Sets and
 Existence of Saddle Branches for Two-layer Neural Networks*, arXiv:2405.17501 (ZZL24). Only the
-abstract of ZZL24 could be read; the model, the operators and the Hessian criterion below follow
-the spec ``shared/papers/critical_sets.md`` (sections 2.1-2.6), which reconstructs them from the
-follow-up arXiv:2505.13582 (ZZL25), the embedding-principle papers (EP21, EP22) and Fukumizu &
-Amari (2000).
+abstract and introduction of ZZL24 could be read; the model, the operators and the Hessian
+criterion below are our reconstruction, written out in the method note ``docs/04_critical_sets.md``,
+from the follow-up arXiv:2505.13582 (ZZL25), the embedding-principle papers (EP21, EP22) and
+Fukumizu & Amari (2000, FA00).
 
-Model (spec section 2.1)::
+Model (ZZL25 sec. 3; docs/04_critical_sets.md, "Setting")::
 
     f(theta, x) = sum_k a_k sigma(w_k . x),      theta = (a_1..a_m, w_1..w_m),
     R(theta)    = 1/2 sum_i (f(theta, x_i) - y_i)^2,   e_i = f(theta, x_i) - y_i.
@@ -17,7 +17,7 @@ Parameter layout: a flat vector ``theta = concat(a, W.ravel())`` with ``a`` of s
 constant 1 to every input (:func:`with_bias`), which makes the last coordinate of ``w_k`` the
 bias of neuron ``k``.
 
-Operators (spec sections 2.3, 2.4):
+Operators (EP21, EP22; two-layer forms ours, docs/04_critical_sets.md, "Operators"):
 
 * :func:`split_neuron` -- neuron ``k`` becomes ``(lam a_k, w_k)`` and a new last neuron
   ``((1 - lam) a_k, w_k)`` (EP21 splitting embedding, FA00's gamma-map);
@@ -27,7 +27,7 @@ Operators (spec sections 2.3, 2.4):
 * :func:`reduce_network` -- the reduction operator: merge equal (or, for odd sigma, opposite)
   input weights, drop zero output weights and zero input weights when sigma(0) = 0.
 
-Hessian criterion (spec section 2.6, derived here):
+Hessian criterion (FA00 Thm 3; derived here, docs/04_critical_sets.md, "Saddle branches"):
 ``B_k = a_k sum_i e_i sigma''(w_k . x_i) x_i x_i^T`` and, for ``v = ((1 - lam) delta, -lam delta)``
 on the input weights of the two copies, ``v^T H v = lam (1 - lam) delta^T B_k delta``; at a critical
 point ``inertia(H_wide) = inertia(H_narrow) + (0, 1, 0) + inertia(lam (1 - lam) B_k)``.
@@ -57,6 +57,7 @@ __all__ = [
     "null_function", "null_function_roots",
     "BranchScan", "branch_scan", "split_line_residual",
     "FlowResult", "gradient_flow",
+    "RootSearch", "search_critical_points", "width2_critical_set_distance",
 ]
 
 
@@ -228,7 +229,7 @@ def forward(theta, X, activation="tanh") -> np.ndarray:
 
 
 def residuals(theta, X, y, activation="tanh") -> np.ndarray:
-    """``e_i = f(theta, x_i) - y_i = d/df [1/2 (f - y)^2]`` (spec section 2.1)."""
+    """``e_i = f(theta, x_i) - y_i = d/df [1/2 (f - y)^2]`` (ZZL25 sec. 3)."""
     theta, X, y, _, _ = _as_problem(theta, X, y)
     return forward(theta, X, activation) - y
 
@@ -253,7 +254,7 @@ def _jacobian_parts(theta, X, y, act, m, d):
 
 def loss_and_gradient(theta, X, y, activation="tanh") -> tuple[float, np.ndarray]:
     """``(R, grad R)`` with ``dR/da_k = sum_i e_i sigma(w_k.x_i)`` and
-    ``dR/dw_k = a_k sum_i e_i sigma'(w_k.x_i) x_i`` (spec section 2.1)."""
+    ``dR/dw_k = a_k sum_i e_i sigma'(w_k.x_i) x_i`` (ZZL25 sec. 3)."""
     theta, X, y, m, d = _as_problem(theta, X, y)
     act = get_activation(activation)
     with np.errstate(over="ignore", invalid="ignore"):     # non-finite values are reported
@@ -397,7 +398,7 @@ def _theta_d(theta, d):
 
 
 def split_neuron(theta, d: int, k: int, lam) -> np.ndarray:
-    """Splitting embedding ``T_lam`` (EP21; spec section 2.3.1): neuron ``k`` becomes
+    """Splitting embedding ``T_lam`` (EP21; FA00's gamma-map): neuron ``k`` becomes
     ``(lam a_k, w_k)`` and a new last neuron ``((1 - lam) a_k, w_k)`` is appended."""
     theta, d, m = _theta_d(theta, d)
     k = as_int("k", k, minimum=0, maximum=m - 1)
@@ -409,8 +410,8 @@ def split_neuron(theta, d: int, k: int, lam) -> np.ndarray:
 
 
 def flip_split_neuron(theta, d: int, k: int, lam, activation="tanh") -> np.ndarray:
-    """Sign-flipped split for odd sigma (spec section 2.3.4): ``(lam a_k, w_k)`` and a new last
-    neuron ``(-(1 - lam) a_k, -w_k)``; the output is unchanged since
+    """Sign-flipped split for odd sigma (ours; docs/04_critical_sets.md): ``(lam a_k, w_k)``
+    and a new last neuron ``(-(1 - lam) a_k, -w_k)``; the output is unchanged since
     ``-(1 - lam) a sigma(-w.x) = (1 - lam) a sigma(w.x)``."""
     if not get_activation(activation).odd:
         raise ValueError("activation must be odd for the sign-flipped split")
@@ -435,7 +436,8 @@ def null_embed(theta, d: int, w_new=None) -> np.ndarray:
 
 
 def reduce_network(theta, d: int, activation="tanh", *, tol: float = 1e-8) -> np.ndarray:
-    """Reduction operator (spec section 2.4), applied until nothing changes:
+    """Reduction operator (ours; docs/04_critical_sets.md, "Operators"), applied until nothing
+    changes:
 
     1. merge neurons with equal input weights (``|w_j - w_k|_inf <= tol``): ``a <- a_j + a_k``;
        for odd sigma also opposite ones (``w_j = -w_k``): ``a <- a_j - a_k``;
@@ -489,7 +491,7 @@ def split_direction(theta, d: int, k: int, lam, delta) -> np.ndarray:
 
 def fa_matrix(theta, X, y, k: int, activation="tanh") -> np.ndarray:
     """``B_k = a_k sum_i e_i sigma''(w_k . x_i) x_i x_i^T`` (FA00 Thm 3 as restated in M25 App. A.1;
-    spec section 2.6), a symmetric ``d x d`` matrix."""
+    docs/04_critical_sets.md), a symmetric ``d x d`` matrix."""
     theta, X, y, m, d = _as_problem(theta, X, y)
     k = as_int("k", k, minimum=0, maximum=m - 1)
     act = get_activation(activation)
@@ -511,7 +513,7 @@ def inertia(eigenvalues, zero_tol) -> tuple[int, int, int]:
 
 def predicted_split_inertia(narrow_eigenvalues, B, lam, zero_tol) -> tuple[int, int, int]:
     """``inertia(H_narrow) + (0, 1, 0) + inertia(lam (1 - lam) B)`` (Sylvester's law of inertia
-    applied to the block-diagonalised split Hessian; spec section 2.6, derived here)."""
+    applied to the block-diagonalised split Hessian; derived here, docs/04_critical_sets.md)."""
     B = as_float_array("B", B, ndim=2)
     if B.shape[0] != B.shape[1]:
         raise ValueError(f"B must be square, got shape {B.shape}")
@@ -680,3 +682,149 @@ def gradient_flow(theta0, X, y, t_max, activation="tanh", *, n_eval: int = 200,
         bad = int(np.argmax(~np.isfinite(losses)))
         raise DivergenceError(sol.t[bad], losses[bad], unit="t =")
     return FlowResult(sol.t, thetas, losses)
+
+
+# --------------------------------------------------------------------------------------------
+# The whole critical set: a search for every zero of the gradient, and the predicted set
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RootSearch:
+    """Outcome of :func:`search_critical_points`: one critical point per converged start (not
+    merged, so that repeated hits can be counted) and the tallies of the other starts."""
+
+    thetas: np.ndarray
+    grad_norms: np.ndarray
+    n_starts: int
+    n_unconverged: int
+    n_saturated: int
+
+
+def search_critical_points(X, y, width: int, rng: np.random.Generator, activation="tanh", *,
+                           n_starts: int = 50, init_scale: float = 1.5, gtol: float = 1e-10,
+                           max_abs: float = 1e2, max_cond: float = 1e10,
+                           max_nfev: int = 400) -> RootSearch:
+    """Zeros of ``grad R`` from random starts, **saddles included**.
+
+    Each start ``theta_0 = init_scale * N(0, I)`` (drawn from ``rng``) is driven to a zero of the
+    system ``grad R(theta) = 0`` by Levenberg-Marquardt with Jacobian ``H(theta)``
+    (``scipy.optimize.least_squares``, method ``"lm"``: it minimises ``||grad R||^2``, so it is
+    attracted by saddles and maxima as much as by minima), then polished by Newton
+    (:func:`newton_polish`). A start counts as converged when ``||grad R|| < gtol``.
+
+    Converged points that are critical only in floating point are set apart as *saturated*:
+    a parameter above ``max_abs`` (a channel to infinity, M25) or a reduced network
+    (:func:`reduce_network`) whose Hessian has condition number above ``max_cond`` (a neuron
+    with ``|w . x_i| >~ 15`` everywhere, where ``tanh'`` is below round-off).
+    """
+    X = _as_inputs(X)
+    width = as_int("width", width, minimum=1)
+    n_starts = as_int("n_starts", n_starts, minimum=1)
+    init_scale = as_float("init_scale", init_scale, minimum=0.0, strict_minimum=True)
+    gtol = as_float("gtol", gtol, minimum=0.0, strict_minimum=True)
+    max_abs = as_float("max_abs", max_abs, minimum=0.0, strict_minimum=True)
+    max_cond = as_float("max_cond", max_cond, minimum=1.0)
+    max_nfev = as_int("max_nfev", max_nfev, minimum=1)
+    rng = as_generator("rng", rng)
+    d = X.shape[1]
+    _as_problem(np.zeros(width * (d + 1)), X, y)
+    y = np.asarray(y, dtype=float)
+    act = get_activation(activation)
+    starts = init_scale * rng.standard_normal((n_starts, width * (d + 1)))
+    thetas, norms, unconverged, saturated = [], [], 0, 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for theta0 in starts:
+            res = scipy.optimize.least_squares(
+                lambda th: gradient(th, X, y, act), theta0,
+                jac=lambda th: hessian(th, X, y, act), method="lm",
+                xtol=1e-15, ftol=1e-15, gtol=1e-15, max_nfev=max_nfev)
+            theta = res.x
+            if np.all(np.isfinite(theta)):
+                theta = newton_polish(theta, X, y, act, steps=10)
+            g = gradient(theta, X, y, act) if np.all(np.isfinite(theta)) else np.array([np.inf])
+            if not np.all(np.isfinite(g)) or np.linalg.norm(g) >= gtol:
+                unconverged += 1
+                continue
+            if np.max(np.abs(theta)) > max_abs:
+                saturated += 1
+                continue
+            reduced = reduce_network(theta, d, act)
+            eig = np.abs(np.linalg.eigvalsh(hessian(reduced, X, y, act)))
+            if np.max(eig) > max_cond * np.min(eig):
+                saturated += 1
+                continue
+            thetas.append(theta)
+            norms.append(float(np.linalg.norm(g)))
+    p = width * (d + 1)
+    return RootSearch(np.array(thetas).reshape(-1, p), np.array(norms), n_starts, unconverged,
+                      saturated)
+
+
+def _flip_variants(theta):
+    """The 8 images of a width-2, d = 1 point ``(a1, a2, w1, w2)`` under neuron permutation and
+    the odd-activation flips ``(a_k, w_k) -> (-a_k, -w_k)``, with a flag 'exactly one flip'."""
+    a1, a2, w1, w2 = theta
+    out = []
+    for (b1, v1), (b2, v2) in (((a1, w1), (a2, w2)), ((a2, w2), (a1, w1))):
+        for s1 in (1.0, -1.0):
+            for s2 in (1.0, -1.0):
+                out.append((np.array([s1 * b1, s2 * b2, s1 * v1, s2 * v2]), s1 * s2 < 0))
+    return out
+
+
+def width2_critical_set_distance(theta_wide, theta_narrow, roots,
+                                 activation="tanh") -> tuple[float, str]:
+    """Euclidean distance of a width-2 point (``d = 1``) from the critical set that our
+    reconstruction predicts for the output function of the width-1 critical point
+    ``theta_narrow = (a, w_bar)`` (docs/04_critical_sets.md, "The predicted critical set"),
+    and the name of the nearest piece. ``roots`` are the roots of
+    ``phi(w) = sum_i e_i sigma(w x_i)`` at ``theta_narrow`` (:func:`null_function_roots`).
+
+    For ``a != 0`` the set is the union, over neuron permutations and the flips
+    ``(a_k, w_k) -> (-a_k, -w_k)`` of an odd activation, of
+
+    * the split line ``L1 = {(lam a, (1 - lam) a, w_bar, w_bar)}`` (its one-flip image is the
+      flipped line ``L2``), and
+    * the null points ``(a, 0, w_bar, r)`` for every root ``r`` of ``phi``.
+
+    For the zero network (``a = 0``; minimal width 0) it is the set of null pairs
+    ``(0, 0, r1, r2)``. Labels: ``"L1"``, ``"L2"``, ``"null at 0"``, ``"null at +-w_bar"``,
+    ``"null at a sample-dependent root"``, ``"null pair"``.
+    """
+    if not get_activation(activation).odd:
+        raise ValueError("activation must be odd (the predicted set uses the flip symmetry)")
+    theta_wide = as_float_array("theta_wide", theta_wide, ndim=1)
+    if theta_wide.shape != (4,):
+        raise ValueError(f"theta_wide must be a width-2, d = 1 point of length 4, "
+                         f"got shape {theta_wide.shape}")
+    theta_narrow = as_float_array("theta_narrow", theta_narrow, ndim=1)
+    if theta_narrow.shape != (2,):
+        raise ValueError(f"theta_narrow must be a width-1, d = 1 point of length 2, "
+                         f"got shape {theta_narrow.shape}")
+    roots = as_float_array("roots", roots, ndim=1)
+    a, w_bar = theta_narrow
+    if w_bar < 0:
+        a, w_bar = -a, -w_bar
+    best, label = np.inf, ""
+    for p, one_flip in _flip_variants(theta_wide):
+        if abs(a) > 1e-12:
+            q0 = np.array([0.0, a, w_bar, w_bar])
+            u = np.array([a, -a, 0.0, 0.0])
+            r = p - q0
+            dist = np.linalg.norm(r - (r @ u) / (u @ u) * u)
+            if dist < best:
+                best, label = dist, "L2" if one_flip else "L1"
+            for root in roots:
+                dist = np.linalg.norm(p - np.array([a, 0.0, w_bar, root]))
+                if dist < best:
+                    best = dist
+                    label = ("null at 0" if abs(root) < 1e-9 else
+                             "null at +-w_bar" if abs(abs(root) - w_bar) < 1e-9 else
+                             "null at a sample-dependent root")
+        else:
+            for r1 in roots:
+                for r2 in roots:
+                    dist = np.linalg.norm(p - np.array([0.0, 0.0, r1, r2]))
+                    if dist < best:
+                        best, label = dist, "null pair"
+    return float(best), label

@@ -1,4 +1,4 @@
-"""Symbolic derivations for the critical-sets notebook (spec ``critical_sets.md`` section 5).
+"""Symbolic derivations for the critical-sets notebook ``notebooks/04_critical_sets.py``.
 
 Setting: ``n`` explicit samples ``(x_i, y_i)`` with ``x_i`` in ``R^d``, an **undefined** activation
 ``sigma = sympy.Function('sigma')`` (so every identity holds for any C^2 activation), and the
@@ -8,7 +8,8 @@ the splitting embedding ``T_lam`` sets ``a_A = lam a, a_B = (1 - lam) a, w_A = w
 
 Each public function returns residual expressions that must simplify to exactly zero; the
 notebook displays them and :func:`vanishes` checks them. All identities are derived here (the
-target paper's body was not available); they are the algebra behind spec sections 2.3-2.6.
+target paper's body was not available); they are the algebra behind the method note
+``docs/04_critical_sets.md`` (operators, predicted critical set, Hessian criterion).
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def split_output_difference(s: SplitSetting) -> sp.Expr:
 
 
 def split_gradient_identity(s: SplitSetting) -> dict:
-    """Residuals of the gradient identity at ``T_lam theta`` (spec section 2.3.1), valid without
+    """Residuals of the gradient identity at ``T_lam theta`` (EP21; FA00 Thm 1), valid without
     assuming criticality: ``dR/da_A = dR/da_B = dR_n/da``, ``dR/dw_A = lam dR_n/dw``,
     ``dR/dw_B = (1 - lam) dR_n/dw``, spectator components unchanged."""
     Rw, Rn = s.loss_wide(), s.loss_narrow()
@@ -189,14 +190,14 @@ def _second_directional(s: SplitSetting, u: sp.Matrix, v: sp.Matrix) -> sp.Expr:
 
 def split_quadratic_form(s: SplitSetting):
     """``(v^T H v, lam (1 - lam) delta^T B delta)`` at ``T_lam theta``; their difference is zero for
-    every ``theta`` (spec section 2.6, derived here)."""
+    every ``theta`` (FA00 Thm 3; derived here)."""
     v = _split_vector(s)
     return _second_directional(s, v, v), s.lam * (1 - s.lam) * s.fa_form(s.delta)
 
 
 def split_cross_terms(s: SplitSetting) -> dict:
     """Residuals ``u^T H v - expected`` at ``T_lam theta`` for the output-preserving directions
-    ``u`` (spec section 2.6, derived here), each identically 0:
+    ``u`` (FA00 Thm 3; derived here), each identically 0:
 
     * ``u = e_{a_A}``: expected ``(1 - lam) delta . g_w / a`` with ``g_w = dR_narrow/dw``;
     * ``u = e_{a_B}``: expected ``-lam delta . g_w / a``;
@@ -259,8 +260,8 @@ def multi_split_quadratic_form(s_copies: int = 3, n: int = 3):
 
 def null_neuron_hessian(n: int = 3, d: int = 1) -> sp.Matrix:
     """``H_wide(theta, 0, 0) - blockdiag(H_narrow, [[0, c^T], [c, 0]])`` with
-    ``c = sigma'(0) sum_i e_i x_i``, after substituting ``sigma(0) = 0`` (spec section 2.6,
-    derived here). Narrow network: one neuron ``(a, w)``; wide layout reordered to
+    ``c = sigma'(0) sum_i e_i x_i``, after substituting ``sigma(0) = 0``
+    (derived here). Narrow network: one neuron ``(a, w)``; wide layout reordered to
     ``(a, w, a_new, w_new)``. Should vanish."""
     n = as_int("n", n, minimum=1)
     d = as_int("d", d, minimum=1)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from .._validate import as_int
+from .._validate import as_int, as_sympy
 
 __all__ = ["sigma", "SplitSetting", "split_setting", "vanishes", "width_m_network",
            "split_output_difference", "split_gradient_identity", "split_quadratic_form",
@@ -30,12 +30,15 @@ sigma = sp.Function("sigma")
 
 
 def vanishes(expr) -> bool:
-    """True when ``expr`` (scalar, Matrix or iterable of scalars) is identically zero:
+    """True when ``expr`` (scalar, Matrix, list/tuple or dict of scalars) is identically zero:
     ``expand`` first (fast, enough for these polynomial-in-sigma identities), then ``simplify``."""
     if isinstance(expr, sp.MatrixBase):
         return all(vanishes(e) for e in expr)
+    if isinstance(expr, dict):
+        return all(vanishes(e) for e in expr.values())
     if isinstance(expr, (list, tuple)):
         return all(vanishes(e) for e in expr)
+    expr = as_sympy("expr", expr)
     if isinstance(expr, dict):
         return all(vanishes(e) for e in expr.values())
     e = sp.expand(sp.sympify(expr).doit())
@@ -144,8 +147,14 @@ def split_setting(n: int = 3, d: int = 1) -> SplitSetting:
                         _vec("delta", d))
 
 
+def _check_setting(s) -> None:
+    if not isinstance(s, SplitSetting):
+        raise TypeError(f"s must be a SplitSetting (see split_setting), got {type(s).__name__}")
+
+
 def split_output_difference(s: SplitSetting) -> sp.Expr:
     """``f_wide(T_lam theta, x) - f_narrow(theta, x)`` at a generic input ``x`` (should be 0)."""
+    _check_setting(s)
     x = _vec("x", s.d)
     return s.f_wide(x).xreplace(s.embedding()) - s.f_narrow(x)
 
@@ -154,6 +163,7 @@ def split_gradient_identity(s: SplitSetting) -> dict:
     """Residuals of the gradient identity at ``T_lam theta`` (EP21; FA00 Thm 1), valid without
     assuming criticality: ``dR/da_A = dR/da_B = dR_n/da``, ``dR/dw_A = lam dR_n/dw``,
     ``dR/dw_B = (1 - lam) dR_n/dw``, spectator components unchanged."""
+    _check_setting(s)
     Rw, Rn = s.loss_wide(), s.loss_narrow()
     emb = s.embedding()
     g = lambda R, p: sp.diff(R, p)                    # noqa: E731
@@ -191,6 +201,7 @@ def _second_directional(s: SplitSetting, u: sp.Matrix, v: sp.Matrix) -> sp.Expr:
 def split_quadratic_form(s: SplitSetting):
     """``(v^T H v, lam (1 - lam) delta^T B delta)`` at ``T_lam theta``; their difference is zero for
     every ``theta`` (FA00 Thm 3; derived here)."""
+    _check_setting(s)
     v = _split_vector(s)
     return _second_directional(s, v, v), s.lam * (1 - s.lam) * s.fa_form(s.delta)
 
@@ -207,6 +218,7 @@ def split_cross_terms(s: SplitSetting) -> dict:
     So ``v`` decouples from every output-preserving direction exactly when ``g_w = 0`` (a
     critical point) and ``a != 0``.
     """
+    _check_setting(s)
     v = _split_vector(s)
     gw = sp.Matrix([sp.diff(s.loss_narrow(), wj) for wj in s.w])
     dim = len(s.wide_params)

@@ -18,6 +18,8 @@ expressions are polynomial/rational and ``simplify`` can decide the identities e
 
 from __future__ import annotations
 
+import numbers
+
 import sympy as sp
 
 from .._validate import as_int
@@ -35,20 +37,37 @@ def _vanishes(expr) -> bool:
 
 def _pattern_matrix(pattern) -> sp.Matrix:
     """``diag(pattern)`` for a 0/1 tuple (1 = coordinate truncated, i.e. pre-activation < 0)."""
-    if any(p not in (0, 1) for p in pattern):
+    if isinstance(pattern, (str, bytes)) or not hasattr(pattern, "__iter__"):
+        raise TypeError(f"pattern must be a tuple of 0/1 entries, got {type(pattern).__name__}")
+    pattern = tuple(pattern)
+    if not pattern:
+        raise ValueError("pattern must not be empty")
+    if any(not isinstance(p, numbers.Integral) or p not in (0, 1) for p in pattern):
         raise ValueError(f"pattern must hold 0/1 entries, got {pattern!r}")
     return sp.diag(*[sp.Integer(p) for p in pattern])
+
+
+def _column(name: str, value, n: int) -> sp.Matrix:
+    """A sympy column of length ``n`` (``TypeError`` naming ``name`` otherwise)."""
+    if not isinstance(value, sp.MatrixBase) or value.shape != (n, 1):
+        raise TypeError(f"{name} must be a sympy column Matrix of length {n}, got {value!r}")
+    return value
 
 
 def relu_on_pattern(z: sp.Matrix, pattern) -> sp.Matrix:
     """``relu(z)`` on the region where ``z_i < 0`` exactly for ``pattern_i = 1``: ``(I - P) z``."""
     P = _pattern_matrix(pattern)
+    z = _column("z", z, P.shape[0])
     return (sp.eye(P.shape[0]) - P) * z
 
 
 def truncation_on_pattern(W: sp.Matrix, beta: sp.Matrix, x: sp.Matrix, pattern) -> sp.Matrix:
     """``tau(x) = x - W^{-1} P W (x + beta)`` on a fixed pattern (docs Sec. 3)."""
     P = _pattern_matrix(pattern)
+    n = P.shape[0]
+    if not isinstance(W, sp.MatrixBase) or W.shape != (n, n):
+        raise TypeError(f"W must be a sympy Matrix of shape {(n, n)}, got {W!r}")
+    beta, x = _column("beta", beta, n), _column("x", x, n)
     return x - W.inv() * P * W * (x + beta)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .._validate import as_int
+from .._validate import as_int, as_sympy
 from .common import matrix_gradient, matrix_symbols
 
 __all__ = ["batch_gradient_check", "relu_hermite", "half_line_moment", "erf_hermite",
@@ -100,11 +100,22 @@ def tanh_is_odd_hermite(k_max: int = 5) -> list:
             == 0 for k in range(0, k_max + 1, 2)]
 
 
+def _symbols(name: str, value) -> list:
+    """A non-empty list of sympy symbols (``TypeError``/``ValueError`` naming ``name``)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of sympy symbols, got {type(value).__name__}")
+    value = list(value)
+    if not value:
+        raise ValueError(f"{name} must be a non-empty sequence of symbols")
+    if not all(isinstance(v, sp.Symbol) for v in value):
+        raise TypeError(f"{name} must hold sympy symbols, got {value!r}")
+    return value
+
+
 def gaussian_moment_expectation(expr, variables) -> sp.Expr:
     """E[expr] for a polynomial in independent N(0,1) ``variables`` (exact, Isserlis)."""
-    variables = list(variables)
-    if not variables:
-        raise ValueError("variables must be a non-empty sequence of symbols")
+    variables = _symbols("variables", variables)
+    expr = as_sympy("expr", expr)
     poly = sp.Poly(sp.expand(expr), *variables)
     total = sp.Integer(0)
     for powers, coeff in poly.terms():
@@ -117,7 +128,8 @@ def gaussian_moment_expectation(expr, variables) -> sp.Expr:
 
 def target_hermite(expr, variables) -> tuple:
     """C0 = E[y], C1 = E[y h] (vector), C2 = E[y (h h^T - I)] (matrix) of a polynomial target."""
-    variables = list(variables)
+    variables = _symbols("variables", variables)
+    expr = as_sympy("expr", expr)
     r = len(variables)
     c0 = gaussian_moment_expectation(expr, variables)
     c1 = sp.Matrix([gaussian_moment_expectation(expr * v, variables) for v in variables])

@@ -699,6 +699,8 @@ class ClosedFormReport(_Report):
         if not self.failing:
             return ""
         sym, expr = self.failing[0]
+        if sp.count_ops(expr) < 200:
+            expr = sp.factor(expr)
         text = f"d{sym}/dt - rhs = {expr}"
         return text if len(text) <= max_chars else text[:max_chars] + " ..."
 

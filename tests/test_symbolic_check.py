@@ -125,8 +125,8 @@ def test_matrix_balancedness_of_a_deep_linear_network():
 def test_relu_neuron_balance_is_conserved_and_tanh_is_not():
     W = matrix_symbols("w", 2, 2)
     a = sp.Matrix(sp.symbols("a_1 a_2", real=True))
-    X = [(1, 0), (sp.Rational(1, 2), 1), (-1, sp.Rational(1, 2))]
-    y = [1, -sp.Rational(1, 2), sp.Rational(3, 4)]
+    X = [(1, sp.Rational(1, 4)), (sp.Rational(1, 2), 1), (sp.Rational(1, 4), sp.Rational(1, 2))]
+    y = [1, sp.Rational(1, 2), sp.Rational(3, 4)]
 
     def loss(act):
         return sum((sum(a[k] * act(W[k, 0] * x0 + W[k, 1] * x1) for k in range(2)) - yi) ** 2
@@ -134,6 +134,7 @@ def test_relu_neuron_balance_is_conserved_and_tanh_is_not():
 
     Q = sp.Matrix([a[k] ** 2 - W[k, 0] ** 2 - W[k, 1] ** 2 for k in range(2)])
     y0 = np.random.default_rng(3).standard_normal(6)
+    y0[2:] = np.abs(y0[2:])                           # every unit active at the start
     relu = check_conserved(derive_flow(loss(lambda z: sp.Max(z, 0)), [a, W]), Q, y0, 1.0, 0.01)
     assert relu.holds, relu.summary()
     tanh = check_conserved(derive_flow(loss(sp.tanh), [a, W]), Q, y0, 1.0, 0.01)
@@ -238,3 +239,18 @@ def test_bad_candidates_and_starts(scalar_flow):
     with pytest.raises(ValueError, match="rng"):
         check_closed_form(scalar_flow, {W1: sp.sqrt(u), W2: sp.sqrt(u)}, T_SYM,
                           {W0: (0.1, 0.5)}, 0, T=1.0)
+
+
+def test_integrate_flow_stops_at_its_evaluation_budget(scalar_flow):
+    with pytest.raises(RuntimeError, match="max_evaluations"):
+        integrate_flow(scalar_flow, [0.1, 0.1], 4.0, max_evaluations=10)
+    with pytest.raises(ValueError, match="max_evaluations"):
+        integrate_flow(scalar_flow, [0.1, 0.1], 4.0, max_evaluations=0)
+
+
+def test_a_quantity_gd_conserves_exactly_is_accepted():
+    """L = (x + y - 1)^2 / 2: x - y is conserved by the flow and by every GD step."""
+    x, y = sp.symbols("x y", real=True)
+    flow = derive_flow((x + y - 1) ** 2 / 2, [x, y])
+    report = check_conserved(flow, x - y, [0.3, -0.4], 1.0, 0.1)
+    assert report.holds and np.all(report.gd_drifts < 1e-12)

@@ -134,7 +134,7 @@ def _relu_as_heaviside(e):
 
 
 def _expand_pieces(e):
-    """Expand each branch of a Piecewise (after folding) and drop branches that vanish."""
+    """Expand each branch of a Piecewise (after folding)."""
     if isinstance(e, sp.Piecewise):
         return sp.Piecewise(*[(sp.expand(v), c) for v, c in e.args])
     return e
@@ -329,20 +329,42 @@ def _as_flow(flow) -> GradientFlow:
     return flow
 
 
-def integrate_flow(flow: GradientFlow, y0, T: float, *, rtol: float = RTOL, atol: float = ATOL):
+class _Budget(Exception):
+    pass
+
+
+def integrate_flow(flow: GradientFlow, y0, T: float, *, rtol: float = RTOL, atol: float = ATOL,
+                   max_evaluations: int = 200_000):
     """Integrate the flow from ``y0`` over ``[0, T]`` with ``solve_ivp`` (DOP853, dense output).
 
-    Returns the ``OdeResult`` (``sol(t)`` evaluates the state); raises ``RuntimeError`` when
-    the solver fails (e.g. blow-up before ``T``).
+    Returns the ``OdeResult`` (``sol(t)`` evaluates the state). Raises ``RuntimeError`` when the
+    solver fails (e.g. blow-up before ``T``) or needs more than ``max_evaluations`` evaluations
+    of the right-hand side: a non-smooth flow (a ReLU kink on which the flow slides) or a stiff
+    one, which an explicit adaptive solver cannot integrate at these tolerances.
     """
     flow = _as_flow(flow)
     y0 = flow.as_state("y0", y0)
     T = as_float("T", T, minimum=0.0, strict_minimum=True)
     rtol = as_float("rtol", rtol, minimum=0.0, strict_minimum=True)
     atol = as_float("atol", atol, minimum=0.0, strict_minimum=True)
+    max_evaluations = as_int("max_evaluations", max_evaluations, minimum=1)
     f = flow._rate
-    res = solve_ivp(lambda _t, y: np.asarray(f(y), dtype=float).reshape(-1), (0.0, T), y0,
-                    method="DOP853", rtol=rtol, atol=atol, dense_output=True)
+    count = [0]
+
+    def rhs(t, y):
+        count[0] += 1
+        if count[0] > max_evaluations:
+            raise _Budget(t)
+        return np.asarray(f(y), dtype=float).reshape(-1)
+
+    try:
+        res = solve_ivp(rhs, (0.0, T), y0, method="DOP853", rtol=rtol, atol=atol,
+                        dense_output=True)
+    except _Budget as stop:
+        raise RuntimeError(f"solve_ivp needed more than max_evaluations = {max_evaluations} "
+                           f"evaluations and stalled at t = {stop.args[0]:.6g} < T = {T:g}: "
+                           "the flow may be non-smooth there (e.g. sliding along a ReLU kink) "
+                           "or stiff") from None
     if not res.success:
         raise RuntimeError(f"solve_ivp failed before T = {T:g}: {res.message}")
     return res
@@ -497,8 +519,9 @@ class ConservationReport(_Report):
     ``gd_drifts[k]`` the same along GD at ``steps[k]``, ``gd_order`` their fitted log-log
     slope, ``scale = max |Q(theta(0))|`` (for reading the drifts).
 
-    ``holds`` when the rate is 0, ``flow_drift <= flow_tol`` and ``gd_order`` is within
-    ``band`` of 1. ``consistent`` tells whether the symbolic and numerical verdicts agree.
+    ``holds`` when the rate is 0, ``flow_drift <= flow_tol`` and ``gd_order >= 1 - band`` (or
+    every GD drift is below ``flow_tol``: GD conserves ``Q`` as well). ``consistent`` tells
+    whether the symbolic and numerical verdicts agree.
     """
 
     candidate: object
@@ -520,9 +543,15 @@ class ConservationReport(_Report):
         return not self.failing
 
     @property
+    def gd_holds(self) -> bool:
+        """GD drift falls at least like ``h`` (or GD conserves ``Q`` to ``flow_tol`` too)."""
+        if np.all(self.gd_drifts <= self.flow_tol):
+            return True
+        return bool(np.isfinite(self.gd_order) and self.gd_order >= 1.0 - self.band)
+
+    @property
     def numeric_holds(self) -> bool:
-        return bool(self.flow_drift <= self.flow_tol and np.isfinite(self.gd_order)
-                    and abs(self.gd_order - 1.0) <= self.band)
+        return bool(self.flow_drift <= self.flow_tol and self.gd_holds)
 
     @property
     def holds(self) -> bool:
@@ -562,7 +591,7 @@ class ConservationReport(_Report):
                  "  drift along GD: " + ", ".join(f"h = {s:g}: {_fmt(d, 3)}"
                                                   for s, d in zip(self.steps, self.gd_drifts)),
                  f"  observed order of the GD drift = {_fmt(self.gd_order)} "
-                 f"(1 +- {self.band:g} when conserved by the flow)"]
+                 f"(>= {1 - self.band:g} when conserved by the flow; ~0 when not)"]
         if self.failing:
             lines.append("  failing term dQ/dt = " + self.failing_term())
         return "\n".join(lines)
@@ -609,7 +638,7 @@ def check_conserved(flow: GradientFlow, candidate, y0, T: float, h: float, *, le
     Symbolic: ``dQ/dt = grad Q . (-grad L)`` reduced by :func:`symbolic_residual`.
     Numerical, from ``y0`` up to time ``T``: the drift ``max |Q(theta(t)) - Q(theta(0))|`` along
     the integrated flow (at ``n_times`` times) must be ``<= flow_tol``, and along GD at steps
-    ``h, h/2, ...`` it must fall as ``h^1`` (observed order within ``band`` of 1): for a conserved
+    ``h, h/2, ...`` it must fall at least like ``h`` (observed order ``>= 1 - band``): for a conserved
     ``Q`` one GD step changes ``Q`` by ``O(h^2)``, so ``T/h`` steps by ``O(h)``; a quantity the
     flow does not conserve drifts by ``O(1)`` whatever ``h``.
     """

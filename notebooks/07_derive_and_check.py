@@ -100,8 +100,8 @@ for l, report in enumerate(balanced, start=1):
 # %%
 worst_flow_drift = max(r.flow_drift for r in balanced)
 ledger.check("K1", "[ours] the deep linear flow (N = 3, 2x2) conserves D_1 and D_2: sympy rate "
-             "is 0, drift along the integrated flow <= 1e-7, GD drift O(h) (order in "
-             "[0.85, 1.15])", all(r.holds for r in balanced), True, relation="true",
+             "is 0, drift along the integrated flow <= 1e-7, GD drift O(h) (fitted "
+             "order >= 0.85)", all(r.holds for r in balanced), True, relation="true",
              kind="evidence", source="derived here; Arora et al. 2018, Du et al. 2018",
              alternative="the sign-flipped W2^T W2 + W1 W1^T (section 4) is not conserved: "
              "non-zero sympy rate and a drift of order 1 along the flow")
@@ -163,13 +163,26 @@ _ = logistic_report.record(
 # z_{ik}\sigma'(z_{ik})\big)$ with $z_{ik} = w_k\cdot x_i$; for the positively homogeneous ReLU,
 # $\sigma(z) = z\sigma'(z)$ and each neuron's $a_k^2 - \|w_k\|^2$ is conserved (Du, Hu & Lee
 # 2018). For $\tanh$ — the activation of notebook 04 — it is not. Here: two neurons, three
-# fixed inputs in $\mathbb R^2$, ReLU written as `Max(z, 0)`.
+# fixed inputs in $\mathbb R^2$, ReLU written as `Max(z, 0)` (sympy differentiates it to a
+# Heaviside step; the tool uses $\max(0,z) = z\,H(z)$ to reduce $\dot Q$).
+#
+# A caveat on the numerics: the ReLU flow is only piecewise smooth. On some data the flow
+# *slides* along a kink $w_k\cdot x_i = 0$, and an adaptive solver then takes ever smaller steps;
+# `integrate_flow` stops after a budget of evaluations and raises a `RuntimeError` that says so
+# (with mixed-sign inputs this happened for 3 of 20 random starts in our runs). Below, the
+# inputs have positive coordinates and the start has $a_k \sim N(0,1)$ and $|N(0,1)|$ entries
+# in $w_k$, so that every unit is active at $t = 0$ (a start where every unit is dead does not
+# move, and its "conservation" would check nothing). Even so, a few percent of such starts
+# stall (1 of the first 15 seeds in our runs): the cell below then redraws the start and prints
+# how many it redrew. A stall says nothing about $Q$ (GD runs through it), only that the adaptive
+# solver cannot integrate that trajectory. The symbolic check holds on every activation pattern
+# at once.
 
 # %%
 W = matrix_symbols("w", 2, 2)
 a = sp.Matrix(sp.symbols("a_1 a_2", real=True))
-X = [(1, 0), (sp.Rational(1, 2), 1), (-1, sp.Rational(1, 2))]
-Y = [1, -sp.Rational(1, 2), sp.Rational(3, 4)]
+X = [(1, sp.Rational(1, 4)), (sp.Rational(1, 2), 1), (sp.Rational(1, 4), sp.Rational(1, 2))]
+Y = [1, sp.Rational(1, 2), sp.Rational(3, 4)]
 
 
 def two_layer_loss(activation):
@@ -179,9 +192,17 @@ def two_layer_loss(activation):
 
 
 neuron_balance = sp.Matrix([a[k] ** 2 - W[k, 0] ** 2 - W[k, 1] ** 2 for k in range(2)])
-y0_relu = rng.standard_normal(6)
-relu_report = check_conserved(derive_flow(two_layer_loss(lambda z: sp.Max(z, 0)), [a, W]),
-                              neuron_balance, y0_relu, T_FLOW, H)
+relu_flow = derive_flow(two_layer_loss(lambda z: sp.Max(z, 0)), [a, W])
+stalled = []
+for attempt in range(5):
+    y0_relu = rng.standard_normal(6)
+    y0_relu[2:] = np.abs(y0_relu[2:])    # w_k with positive entries: every unit starts active
+    try:
+        relu_report = check_conserved(relu_flow, neuron_balance, y0_relu, T_FLOW, H)
+        break
+    except RuntimeError as err:          # solve_ivp stalled on a sliding mode: redraw, say so
+        stalled.append(str(err).split(" < ")[0].split("stalled at ")[-1])
+print(f"random starts on which solve_ivp stalled and were redrawn: {len(stalled)} {stalled}")
 tanh_report = check_conserved(derive_flow(two_layer_loss(sp.tanh), [a, W]),
                               neuron_balance, y0_relu, T_FLOW, H)
 print(relu_report)
@@ -196,7 +217,7 @@ _ = relu_report.record(
     f"{tanh_report.flow_drift:.2f} along the flow")
 _ = tanh_report.record(
     ledger, "K5", "[ours] with tanh the same quantity is NOT conserved (rejected by sympy and "
-    "by a drift of order 0.01 or more along the flow)", expect=False,
+    "by the numerics: drift along the flow above 1e-7, GD drift not falling with h)", expect=False,
     source="derived here: tanh(z) != z tanh'(z)",
     alternative="a tool that accepted every candidate would pass it as conserved")
 
@@ -211,6 +232,17 @@ _ = tanh_report.record(
 # %%
 wrong_sign = check_conserved(deep, Ws[1].T * Ws[1] + Ws[0] * Ws[0].T, y0_deep, T_FLOW, H)
 print(wrong_sign)
+
+# %% [markdown]
+# The failing term is a degree-6 polynomial in the twelve weights; read in matrix form it is
+# $	frac{d}{dt}(W_2^\top W_2 + W_1W_1^\top) = \dot D_1 + 2\,\tfrac{d}{dt}(W_1W_1^\top)
+# = -2\,(G_1W_1^\top + W_1G_1^\top)$ with $G_1 = \partial L/\partial W_1$: the flipped sign
+# doubles the term that balancedness cancels. Sympy confirms the reading:
+
+# %%
+G1 = -sp.Matrix(2, 2, list(deep.rhs[:4]))                       # dL/dW_1
+reading = (wrong_sign.rate + 2 * (G1 * Ws[0].T + Ws[0] * G1.T)).applyfunc(sp.expand)
+print("failing term == -2 (G_1 W_1^T + W_1 G_1^T):", all(e == 0 for e in reading))
 
 # %%
 u_wrong = logistic(1)

@@ -4,14 +4,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from theory.symbolic import (
-    frobenius_sq,
-    is_zero,
-    lambdify_numpy,
-    matrix_gradient,
-    matrix_symbols,
-    max_discrepancy,
-)
+from theory.symbolic import (frobenius_sq, is_zero, lambdify_numpy, matrix_gradient, matrix_symbols,
+                             max_discrepancy)
 
 
 def test_chain_gradient_of_three_layer_product_matches_closed_form():

@@ -4,16 +4,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from theory._validate import (
-    as_array_list,
-    as_choice,
-    as_float,
-    as_float_array,
-    as_generator,
-    as_int,
-    as_shape,
-    as_sympy,
-)
+from theory._validate import (as_array_list, as_choice, as_float, as_float_array, as_generator,
+                              as_int, as_shape, as_sympy)
 
 
 def test_as_float_array_promotes_and_rejects():

@@ -18,7 +18,8 @@ from importlib import metadata as _metadata
 
 from . import claims, config, linalg
 from .claims import Ledger
-from .linalg import epsilon_rank, principal_angles, singular_values, subspace_distance, top_subspace
+from .linalg import (epsilon_rank, principal_angles, singular_values, subspace_distance,
+                     top_subspace)
 
 try:
     __version__ = _metadata.version("theory")

@@ -1,13 +1,14 @@
-"""Symbolic (sympy) derivations: shared helpers in :mod:`.common`, one module per paper."""
+"""Symbolic (sympy) derivations: shared helpers in :mod:`.common`, one module per paper, and
+:mod:`.check` to check a derivation of your own (gradient flow, conserved quantity, closed form)
+against scipy's integration of the flow and gradient descent."""
 
-from .common import (
-                     frobenius_sq,
-                     is_zero,
-                     lambdify_numpy,
-                     matrix_gradient,
-                     matrix_symbols,
-                     max_discrepancy,
-)
+from .check import (ClosedFormReport, ConservationReport, GradientFlow, OrderReport,
+                    check_closed_form, check_conserved, check_gd_order, derive_flow,
+                    gradient_descent, integrate_flow, symbolic_residual)
+from .common import (frobenius_sq, is_zero, lambdify_numpy, matrix_gradient, matrix_symbols,
+                     max_discrepancy)
 
 __all__ = ["frobenius_sq", "is_zero", "lambdify_numpy", "matrix_gradient", "matrix_symbols",
-           "max_discrepancy"]
+           "max_discrepancy", "GradientFlow", "derive_flow", "integrate_flow",
+           "gradient_descent", "check_gd_order", "check_conserved", "check_closed_form",
+           "symbolic_residual", "OrderReport", "ConservationReport", "ClosedFormReport"]

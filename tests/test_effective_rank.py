@@ -166,7 +166,8 @@ def test_epsilon_rank_trajectory_counts_eigenvalues(grid):
         np.testing.assert_array_equal(ranks[i], np.sum(lam > e, axis=-1))
     rel = er.relative_epsilon_rank(G, 1e-2)
     np.testing.assert_array_equal(rel, np.sum(lam > 1e-2 * lam[..., -1:], axis=-1))
-    # scaling the features by c multiplies the eigenvalues by c^2 (why an absolute eps is scale-dependent, docs/05_effective_rank_staircase.md)
+    # scaling the features by c multiplies the eigenvalues by c^2 (why an absolute eps is
+    # scale-dependent, docs/05_effective_rank_staircase.md)
     np.testing.assert_array_equal(er.epsilon_rank_trajectory(100 * G, [1e-1 * 100])[0],
                                   ranks[0])
 

@@ -26,7 +26,8 @@ Contents
   paper's first-layer pre-training), :func:`hidden_features`, :func:`network_output`,
   :func:`loss_and_gradient` (analytic backpropagation);
 * optimizers written out in numpy: :func:`gd_update`, :func:`adam_update`, :func:`train`
-  (full-batch Adam or GD, minibatch SGD with momentum; raises :class:`DivergenceError` on a non-finite loss);
+  (full-batch Adam or GD, minibatch SGD with momentum; raises :class:`DivergenceError` on a
+  non-finite loss);
 * diagnostics: :func:`gauss_legendre_grid`, :func:`gram_matrix`, :func:`epsilon_rank_trajectory`,
   :func:`relative_epsilon_rank`, :func:`layer_epsilon_ranks`, :func:`find_plateau`,
   :func:`find_drop`, :func:`window_rank_gains`, :func:`layer_order_share`,
@@ -73,7 +74,8 @@ def gauss_legendre_grid(n_points, domain=(-1.0, 1.0)):
 
     Returns ``x`` of shape ``(n_points, 1)`` and ``w`` of shape ``(n_points,)`` with
     ``sum(w) = hi - lo``, so that ``sum_q w_q g(x_q) ~= int_lo^hi g(x) dx`` exactly for
-    polynomials of degree ``< 2 n_points`` (our quadrature convention, docs/05_effective_rank_staircase.md).
+    polynomials of degree ``< 2 n_points`` (our quadrature convention,
+    docs/05_effective_rank_staircase.md).
     """
     n_points = as_int("n_points", n_points, minimum=1)
     domain = as_float_array("domain", domain, ndim=1)
@@ -212,7 +214,8 @@ def xavier_init(widths, rng, n_runs=None, activation="tanh") -> MLP:
     """Xavier-normal weights ``W ~ N(0, 2 / (fan_in + fan_out))`` and zero biases.
 
     ``widths = (d, n_1, ..., n_L, K)``; ``n_runs`` independent networks are stacked on a leading
-    axis (``None``: no run axis). Our reference initialisation (docs/05_effective_rank_staircase.md).
+    axis (``None``: no run axis). Our reference initialisation
+    (docs/05_effective_rank_staircase.md).
     """
     widths = _check_widths(widths)
     rng = as_generator("rng", rng)
@@ -468,16 +471,17 @@ def train(net, x, w, f, *, steps, lr, optimizer="adam", log_every=20, progress=F
     """Training of ``net`` on ``L = sum_i w_i ||u(x_i) - f(x_i)||^2``.
 
     ``optimizer`` is ``"adam"`` (full batch; b1 0.9, b2 0.999, eps 1e-8), ``"gd"`` (full
-    batch, ``theta <- theta - lr grad L``) or ``"sgd"`` (minibatch stochastic gradient descent
-    with heavy-ball momentum, ``v <- momentum v + g_B``, ``theta <- theta - lr v``, the update
-    of ``torch.optim.SGD``; ``momentum=0`` is plain SGD): at every step each run draws ``batch_size`` of the ``N`` sample points
-    uniformly without replacement from ``rng`` (a :class:`numpy.random.Generator`, required
-    for ``"sgd"``), and steps along the gradient of the unbiased estimate
-    ``L_B = (N / B) sum_{i in batch} w_i ||u(x_i) - f(x_i)||^2`` (``E L_B = L``). The recorded
-    loss is always the full ``L``. Snapshots are taken at steps ``0, log_every, ..., steps``.
-    Every run in the stack trains independently (the loss is separable across runs). Raises
-    :class:`DivergenceError` naming the step, the run and the loss as soon as any loss is
-    non-finite.
+    batch, ``theta <- theta - lr grad L``) or ``"sgd"``: minibatch stochastic gradient descent
+    with heavy-ball momentum, ``v <- momentum v + g_B``, ``theta <- theta - lr v`` (the update
+    of ``torch.optim.SGD``; ``momentum=0`` is plain SGD), the standard training the paper
+    observes the staircase under (arXiv:2412.05144, abstract). At every SGD step each run
+    draws ``batch_size`` of the ``N`` sample points uniformly without replacement from ``rng``
+    (a :class:`numpy.random.Generator`, required for ``"sgd"``), and ``g_B`` is the gradient of
+    the unbiased estimate ``L_B = (N / B) sum_{i in batch} w_i ||u(x_i) - f(x_i)||^2``
+    (``E L_B = L``). The recorded loss is always the full ``L``. Snapshots are taken at steps
+    ``0, log_every, ..., steps``. Every run in the stack trains independently (the loss is
+    separable across runs). Raises :class:`DivergenceError` naming the step, the run and the
+    loss as soon as any loss is non-finite.
     """
     net, x, w, f = _check_problem(net, x, w, f)
     steps = as_int("steps", steps, minimum=0)

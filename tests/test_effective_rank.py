@@ -166,7 +166,8 @@ def test_epsilon_rank_trajectory_counts_eigenvalues(grid):
         np.testing.assert_array_equal(ranks[i], np.sum(lam > e, axis=-1))
     rel = er.relative_epsilon_rank(G, 1e-2)
     np.testing.assert_array_equal(rel, np.sum(lam > 1e-2 * lam[..., -1:], axis=-1))
-    # scaling the features by c multiplies the eigenvalues by c^2 (spec pitfall)
+    # scaling the features by c multiplies the eigenvalues by c^2 (why an absolute eps is
+    # scale-dependent, docs/05_effective_rank_staircase.md)
     np.testing.assert_array_equal(er.epsilon_rank_trajectory(100 * G, [1e-1 * 100])[0],
                                   ranks[0])
 
@@ -243,6 +244,64 @@ def test_train_gd_matches_manual_updates(grid):
         params = er.gd_update(params, grads, 0.01)
     for p, q in zip(params, run.final.params()):
         np.testing.assert_allclose(p, q, rtol=1e-13)
+
+
+def test_train_sgd_full_batch_without_momentum_is_gd(grid):
+    # batch = all N points: every minibatch weight is (N/N) w_i = w_i, so SGD is GD exactly
+    x, w = grid
+    f = er.staircase_target(x)
+    net = small_net(widths=(1, 4, 3, 1), n_runs=2)
+    gd = er.train(net, x, w, f, steps=6, lr=0.01, optimizer="gd", log_every=2)
+    sgd = er.train(net, x, w, f, steps=6, lr=0.01, optimizer="sgd", log_every=2,
+                   batch_size=x.shape[0], rng=np.random.default_rng(0))
+    np.testing.assert_allclose(sgd.loss, gd.loss, rtol=1e-13)
+    for p, q in zip(sgd.final.params(), gd.final.params()):
+        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-15)
+
+
+def test_train_sgd_momentum_matches_heavy_ball(grid):
+    x, w = grid
+    f = er.sine_targets(x, 1)
+    net = small_net(widths=(1, 4, 1), n_runs=1)
+    run = er.train(net, x, w, f, steps=4, lr=0.01, optimizer="sgd", log_every=1,
+                   batch_size=x.shape[0], rng=np.random.default_rng(0), momentum=0.7)
+    params = net.params()
+    velocity = [np.zeros_like(p) for p in params]
+    for _ in range(4):
+        _, grads = er.loss_and_gradient(net.with_params(params), x, w, f)
+        velocity = [0.7 * v + g for v, g in zip(velocity, grads)]
+        params = [p - 0.01 * v for p, v in zip(params, velocity)]
+    for p, q in zip(params, run.final.params()):
+        np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-15)
+
+
+def test_minibatch_weights_draw_b_points_and_are_unbiased():
+    rng = np.random.default_rng(5)
+    w = np.linspace(0.5, 1.5, 10)
+    draws = np.stack([er._minibatch_weights(rng, w, (3,), 4) for _ in range(4000)])
+    assert draws.shape == (4000, 3, 10)
+    np.testing.assert_array_equal(np.count_nonzero(draws, axis=-1), 4)     # exactly B points
+    chosen = draws[draws > 0].reshape(-1)
+    np.testing.assert_allclose(np.sort(np.unique(np.round(chosen / w.max(), 12)))[-1], 2.5)
+    # E[(N/B) w_i 1[i in batch]] = w_i: the minibatch loss is an unbiased estimate of L
+    np.testing.assert_allclose(draws.mean(axis=(0, 1)), w, rtol=0.05)
+
+
+def test_train_sgd_is_deterministic_and_learns(grid):
+    x, w = grid
+    f = er.staircase_target(x)
+    net = er.xavier_init((1, 8, 8, 1), np.random.default_rng(3), n_runs=2)
+    kwargs = dict(steps=300, lr=0.02, optimizer="sgd", log_every=50, batch_size=16,
+                  momentum=0.5)
+    run = er.train(net, x, w, f, rng=np.random.default_rng(1), **kwargs)
+    again = er.train(net, x, w, f, rng=np.random.default_rng(1), **kwargs)
+    other = er.train(net, x, w, f, rng=np.random.default_rng(2), **kwargs)
+    np.testing.assert_array_equal(run.loss, again.loss)
+    assert not np.array_equal(run.loss, other.loss)
+    assert np.all(run.loss[-1] < run.loss[0])
+    # the recorded loss is the full loss of the logged snapshot, not the minibatch estimate
+    loss_at_log, _ = er.loss_and_gradient(run.snapshots, x, w, f)
+    np.testing.assert_allclose(loss_at_log, run.loss[run.log_steps], rtol=1e-12)
 
 
 def test_train_raises_divergence_error(grid):
@@ -471,7 +530,23 @@ def test_bad_inputs_raise_value_errors_naming_the_argument(grid):
     with pytest.raises(ValueError, match="log_every"):
         er.train(net, x, w, f, steps=10, lr=1e-3, log_every=3)
     with pytest.raises(ValueError, match="optimizer"):
+        er.train(net, x, w, f, steps=10, lr=1e-3, optimizer="rmsprop", log_every=5)
+    with pytest.raises(ValueError, match="batch_size"):
         er.train(net, x, w, f, steps=10, lr=1e-3, optimizer="sgd", log_every=5)
+    with pytest.raises(ValueError, match="batch_size"):
+        er.train(net, x, w, f, steps=10, lr=1e-3, optimizer="sgd", log_every=5,
+                 batch_size=x.shape[0] + 1, rng=np.random.default_rng(0))
+    with pytest.raises(TypeError, match="batch_size"):
+        er.train(net, x, w, f, steps=10, lr=1e-3, optimizer="sgd", log_every=5,
+                 batch_size=2.5, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="rng"):
+        er.train(net, x, w, f, steps=10, lr=1e-3, optimizer="sgd", log_every=5,
+                 batch_size=4, rng=0)
+    with pytest.raises(ValueError, match="momentum"):
+        er.train(net, x, w, f, steps=10, lr=1e-3, optimizer="sgd", log_every=5,
+                 batch_size=4, rng=np.random.default_rng(0), momentum=1.0)
+    with pytest.raises(ValueError, match="batch_size"):
+        er.train(net, x, w, f, steps=10, lr=1e-3, log_every=5, batch_size=4)
     with pytest.raises(ValueError, match="features"):
         er.gram_matrix(np.ones(4), w)
     with pytest.raises(ValueError, match="w"):
@@ -572,3 +647,60 @@ def test_bad_inputs_of_the_list_and_curve_functions(grid):
         er.frozen_feature_gd(np.hstack([features, np.zeros_like(x)]), w, f, eta=0.1, steps=3)
     with pytest.raises(er.DivergenceError, match="lower the learning rate"):
         er.frozen_feature_gd(features, w, f, eta=1e300, steps=3)
+
+
+# ----------------------------------------------------------------------------------------------
+# drop-vs-flat windows and the layer-wise ordering
+# ----------------------------------------------------------------------------------------------
+def test_window_rank_gains_on_a_hand_made_staircase():
+    # loss: flat 3.0 for steps 0..200, falls to 1.0 by step 300, flat again to step 600
+    loss = np.concatenate([np.full(201, 3.0), np.linspace(3.0, 1.0, 101)[1:], np.full(300, 1.0)])
+    log_steps = np.arange(0, 601, 20)
+    ranks = np.where(log_steps < 240, 1, 4)                      # one jump, inside the drop
+    drops, flats = er.window_rank_gains(loss, ranks, log_steps, window=100)
+    # drop windows start at t with L(t + 100) < 0.8 L(t): t = 140..280; the jump at 240 lies
+    # inside those starting at t = 140..220
+    np.testing.assert_array_equal(drops, [3, 3, 3, 3, 3, 0, 0, 0])
+    assert flats.size > 0 and np.all(flats == 0)
+    # a rank that climbs steadily, ignoring the loss, gains as much on flat windows as at drops
+    steady = (log_steps // 100).astype(int)
+    d2, f2 = er.window_rank_gains(loss, steady, log_steps, window=100)
+    assert np.mean(d2 >= 1) == np.mean(f2 >= 1) == 1.0
+
+
+def test_window_rank_gains_bad_input():
+    loss, steps = np.ones(101), np.arange(0, 101, 20)
+    with pytest.raises(ValueError, match="ranks"):
+        er.window_rank_gains(loss, np.ones(6), steps)
+    with pytest.raises(ValueError, match="ranks"):
+        er.window_rank_gains(loss, np.ones(5, int), steps)
+    with pytest.raises(ValueError, match="log_steps"):
+        er.window_rank_gains(loss, np.ones(6, int), np.array([0, 20, 50, 60, 80, 100]))
+    with pytest.raises(ValueError, match="window"):
+        er.window_rank_gains(loss, np.ones(6, int), steps, window=30)
+    with pytest.raises(ValueError, match="drop"):
+        er.window_rank_gains(loss, np.ones(6, int), steps, drop=0.0)
+    with pytest.raises(ValueError, match="loss"):
+        er.window_rank_gains(-loss, np.ones(6, int), steps)
+
+
+def test_layer_order_share_strict_and_weak():
+    steps = np.array([0, 100, 200, 300, 400])
+    # two runs: run 0 strictly increasing with depth after step 200, run 1 has a tie at 300
+    r = np.zeros((3, 5, 2), dtype=int)
+    r[:, :, 0] = np.array([1, 2, 3])[:, None]
+    r[:, :, 1] = np.array([1, 3, 3])[:, None]
+    r[:, 4, 1] = [1, 2, 3]
+    np.testing.assert_allclose(er.layer_order_share(r, steps, start=200), [1.0, 0.5])
+    np.testing.assert_allclose(er.layer_order_share(r, steps, start=200, strict=False),
+                               [1.0, 1.0])
+    # reversing the layers reverses every comparison
+    np.testing.assert_allclose(er.layer_order_share(r[::-1], steps, start=200), [0.0, 0.0])
+    with pytest.raises(ValueError, match="start"):
+        er.layer_order_share(r, steps, start=400)
+    with pytest.raises(ValueError, match="layer_ranks"):
+        er.layer_order_share(r[:1], steps)
+    with pytest.raises(ValueError, match="log_steps"):
+        er.layer_order_share(r, steps[:3])
+    with pytest.raises(TypeError, match="strict"):
+        er.layer_order_share(r, steps, strict="yes")

@@ -26,10 +26,12 @@ Contents
   paper's first-layer pre-training), :func:`hidden_features`, :func:`network_output`,
   :func:`loss_and_gradient` (analytic backpropagation);
 * optimizers written out in numpy: :func:`gd_update`, :func:`adam_update`, :func:`train`
-  (full batch; raises :class:`DivergenceError` on a non-finite loss);
+  (full-batch Adam or GD, minibatch SGD with momentum; raises :class:`DivergenceError` on a
+  non-finite loss);
 * diagnostics: :func:`gauss_legendre_grid`, :func:`gram_matrix`, :func:`epsilon_rank_trajectory`,
   :func:`relative_epsilon_rank`, :func:`layer_epsilon_ranks`, :func:`find_plateau`,
-  :func:`find_drop`, :func:`tie_averaged_spearman`;
+  :func:`find_drop`, :func:`window_rank_gains`, :func:`layer_order_share`,
+  :func:`tie_averaged_spearman`;
 * the two lower bounds (ours): :func:`lower_bound_a`, :func:`lower_bound_b`, :func:`tail_energy`;
 * the frozen-feature time scale of epsilon (ours): :func:`frozen_feature_gd`,
   :func:`fitted_decay_rates`.
@@ -56,6 +58,7 @@ __all__ = [
     "gram_matrix", "with_constant_column", "epsilon_rank_trajectory", "relative_epsilon_rank",
     "layer_epsilon_ranks",
     "find_plateau", "find_plateaus", "find_drop", "tie_averaged_spearman", "steps_to_reach",
+    "window_rank_gains", "layer_order_share",
     "lower_bound_a", "lower_bound_b", "tail_energy",
     "frozen_feature_gd", "fitted_decay_rates",
 ]
@@ -71,7 +74,8 @@ def gauss_legendre_grid(n_points, domain=(-1.0, 1.0)):
 
     Returns ``x`` of shape ``(n_points, 1)`` and ``w`` of shape ``(n_points,)`` with
     ``sum(w) = hi - lo``, so that ``sum_q w_q g(x_q) ~= int_lo^hi g(x) dx`` exactly for
-    polynomials of degree ``< 2 n_points`` (our quadrature convention, spec section 2.2).
+    polynomials of degree ``< 2 n_points`` (our quadrature convention,
+    docs/05_effective_rank_staircase.md).
     """
     n_points = as_int("n_points", n_points, minimum=1)
     domain = as_float_array("domain", domain, ndim=1)
@@ -210,7 +214,8 @@ def xavier_init(widths, rng, n_runs=None, activation="tanh") -> MLP:
     """Xavier-normal weights ``W ~ N(0, 2 / (fan_in + fan_out))`` and zero biases.
 
     ``widths = (d, n_1, ..., n_L, K)``; ``n_runs`` independent networks are stacked on a leading
-    axis (``None``: no run axis). Our reference initialisation (spec section 3.1).
+    axis (``None``: no run axis). Our reference initialisation
+    (docs/05_effective_rank_staircase.md).
     """
     widths = _check_widths(widths)
     rng = as_generator("rng", rng)
@@ -347,11 +352,23 @@ def _check_problem(net, x, w, f):
     return net, x, w, f
 
 
-def _loss_and_gradient(net, x, w, f):
+def _minibatch_weights(rng, w, batch_shape, batch_size):
+    """Per-run weights ``(N / B) w_i 1[i in batch]`` of a uniform minibatch without replacement."""
+    n_points = w.shape[0]
+    keys = rng.random(tuple(batch_shape) + (n_points,))
+    threshold = np.partition(keys, batch_size - 1, axis=-1)[..., batch_size - 1:batch_size]
+    return (keys <= threshold) * (w * (n_points / batch_size))
+
+
+def _loss_and_gradient(net, x, w, f, grad_weights=None):
+    """Full loss; gradient of the full loss, or of ``sum_i grad_weights_i ||u_i - f_i||^2``."""
     pre, post, u = _forward(net, x)
     residual = u - f
     loss = np.einsum("i,...ik,...ik->...", w, residual, residual)
-    delta = 2.0 * w[:, None] * residual
+    if grad_weights is None:
+        delta = 2.0 * w[:, None] * residual
+    else:
+        delta = 2.0 * grad_weights[..., None] * residual
     inputs = [x] + post
     grads = []
     for l in range(net.n_hidden, -1, -1):
@@ -450,31 +467,56 @@ class TrainingRun:
 
 
 def train(net, x, w, f, *, steps, lr, optimizer="adam", log_every=20, progress=False,
-          desc="training"):
-    """Full-batch training of ``net`` on ``L = sum_i w_i ||u(x_i) - f(x_i)||^2``.
+          desc="training", batch_size=None, rng=None, momentum=0.0):
+    """Training of ``net`` on ``L = sum_i w_i ||u(x_i) - f(x_i)||^2``.
 
-    ``optimizer`` is ``"adam"`` (b1 0.9, b2 0.999, eps 1e-8) or ``"gd"``. Snapshots are taken
-    at steps ``0, log_every, 2 log_every, ..., steps``. Every run in the stack trains
-    independently (the loss is separable across runs). Raises :class:`DivergenceError`
-    naming the step, the run and the loss as soon as any loss is non-finite.
+    ``optimizer`` is ``"adam"`` (full batch; b1 0.9, b2 0.999, eps 1e-8), ``"gd"`` (full
+    batch, ``theta <- theta - lr grad L``) or ``"sgd"``: minibatch stochastic gradient descent
+    with heavy-ball momentum, ``v <- momentum v + g_B``, ``theta <- theta - lr v`` (the update
+    of ``torch.optim.SGD``; ``momentum=0`` is plain SGD), the standard training the paper
+    observes the staircase under (arXiv:2412.05144, abstract). At every SGD step each run
+    draws ``batch_size`` of the ``N`` sample points uniformly without replacement from ``rng``
+    (a :class:`numpy.random.Generator`, required for ``"sgd"``), and ``g_B`` is the gradient of
+    the unbiased estimate ``L_B = (N / B) sum_{i in batch} w_i ||u(x_i) - f(x_i)||^2``
+    (``E L_B = L``). The recorded loss is always the full ``L``. Snapshots are taken at steps
+    ``0, log_every, ..., steps``. Every run in the stack trains independently (the loss is
+    separable across runs). Raises :class:`DivergenceError` naming the step, the run and the
+    loss as soon as any loss is non-finite.
     """
     net, x, w, f = _check_problem(net, x, w, f)
     steps = as_int("steps", steps, minimum=0)
     lr = as_float("lr", lr, minimum=0.0, strict_minimum=True)
-    optimizer = as_choice("optimizer", optimizer, {"adam", "gd"})
+    optimizer = as_choice("optimizer", optimizer, {"adam", "gd", "sgd"})
     log_every = as_int("log_every", log_every, minimum=1)
     if steps % log_every:
         raise ValueError(f"steps ({steps}) must be a multiple of log_every ({log_every})")
     if not isinstance(desc, str):
         raise TypeError(f"desc must be a string, got {desc!r}")
+    n_points = x.shape[0]
+    if optimizer == "sgd":
+        if batch_size is None or rng is None:
+            raise ValueError("optimizer 'sgd' needs batch_size and rng")
+        batch_size = as_int("batch_size", batch_size, minimum=1, maximum=n_points)
+        rng = as_generator("rng", rng)
+        momentum = as_float("momentum", momentum, minimum=0.0, maximum=1.0)
+        if momentum >= 1.0:
+            raise ValueError(f"momentum must be < 1, got {momentum}")
+    elif batch_size is not None or rng is not None or momentum != 0.0:
+        raise ValueError("batch_size, rng and momentum apply to optimizer 'sgd' only, not "
+                         f"{optimizer!r}")
     params = net.params()
     state = AdamState.zeros_like(params)
+    velocity = [np.zeros_like(p) for p in params]
     losses = np.empty((steps + 1,) + net.batch_shape)
     snapshots = []
     with np.errstate(over="ignore", invalid="ignore"):
         for step in _progress(range(steps + 1), enable=progress, desc=desc):
             current = net.with_params(params)
-            loss, grads = _loss_and_gradient(current, x, w, f)
+            if optimizer == "sgd" and step < steps:
+                batch_w = _minibatch_weights(rng, w, net.batch_shape, batch_size)
+                loss, grads = _loss_and_gradient(current, x, w, f, grad_weights=batch_w)
+            else:
+                loss, grads = _loss_and_gradient(current, x, w, f)
             _raise_if_diverged(step, loss, grads, losses[0] if step else None)
             losses[step] = loss
             if step % log_every == 0:
@@ -483,6 +525,9 @@ def train(net, x, w, f, *, steps, lr, optimizer="adam", log_every=20, progress=F
                 break
             if optimizer == "adam":
                 params, state = _adam_update(params, grads, state, lr, 0.9, 0.999, 1e-8)
+            elif optimizer == "sgd":
+                velocity = [momentum * v + g for v, g in zip(velocity, grads)]
+                params = [p - lr * v for p, v in zip(params, velocity)]
             else:
                 params = [p - lr * g for p, g in zip(params, grads)]
     return TrainingRun(losses, np.arange(0, steps + 1, log_every), _stack_snapshots(snapshots),
@@ -516,7 +561,8 @@ def gram_matrix(features, w, *, bias=False) -> np.ndarray:
     ``features``: ``(..., N, n)`` values ``phi_k(x_i)``; ``w``: ``(N,)`` positive weights.
     With ``bias=True`` a constant column is appended (the output bias as a basis function),
     giving ``(..., n + 1, n + 1)``. ``M_ij ~= int phi_i phi_j dx`` (arXiv:2412.05144 via the
-    SFLI follow-up's Gram definition; quadrature and normalisation are ours).
+    abstract: the neurons of the last hidden layer as basis functions; the Gram form, quadrature
+    and normalisation are ours, docs/05_effective_rank_staircase.md).
     """
     features = as_float_array("features", features, min_ndim=2)
     w = as_float_array("w", w, ndim=1)
@@ -585,10 +631,10 @@ def find_plateau(loss, *, min_length=100, rel_change=0.02, start=0, max_loss=Non
 
     Flat means ``max L / min L - 1 < rel_change`` over the window; the window with the
     smallest start ``s >= start`` is extended to the right while it stays flat. With
-    ``max_loss`` only windows whose minimum loss exceeds ``max_loss`` count (the C6 test
-    "no plateau above 0.5").
+    ``max_loss`` only windows whose minimum loss exceeds ``max_loss`` count (notebook 05,
+    section 5: "no plateau above 0.5").
     Returns ``(s, e)`` as step indices, or ``None`` when there is no such window.
-    Our operational definition of the paper's loss plateau (spec section 4, C2).
+    Our operational definition of the paper's loss plateau (notebook 05, section 3).
     """
     loss = _check_loss_curve(loss)
     min_length = as_int("min_length", min_length, minimum=1)
@@ -635,7 +681,7 @@ def find_plateaus(loss, *, min_length=100, rel_change=0.02):
 def find_drop(loss, *, start, window=100, fraction=0.2):
     """First step ``t >= start`` with ``L(t + window) < (1 - fraction) L(t)``, or ``None``.
 
-    Our operational definition of a loss drop (spec section 4, C2).
+    Our operational definition of a loss drop (notebook 05, section 3).
     """
     loss = _check_loss_curve(loss)
     start = as_int("start", start, minimum=0)
@@ -652,7 +698,7 @@ def tie_averaged_spearman(a, b) -> float:
     """Spearman rank correlation with tie-averaged ranks (``scipy.stats.spearmanr``).
 
     The epsilon-rank is integer-valued with long runs of ties; average ranks keep the ties
-    from inflating the correlation (spec section 6).
+    from inflating the correlation (docs/05_effective_rank_staircase.md).
     """
     a = as_float_array("a", a, ndim=1)
     b = as_float_array("b", b, ndim=1)
@@ -661,6 +707,77 @@ def tie_averaged_spearman(a, b) -> float:
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         raise ValueError("a and b must not be constant (the correlation is undefined)")
     return float(scipy.stats.spearmanr(a, b).statistic)
+
+
+def window_rank_gains(loss, ranks, log_steps, *, window=100, drop=0.2, flat=0.02):
+    """Rank gained over loss-drop windows and over flat windows of one run.
+
+    For every window ``[t, t + window]`` that starts at a logged step ``t`` (``log_steps`` must
+    be evenly spaced and ``window`` a multiple of the spacing), the gain is
+    ``r(t + window) - r(t)``. A window is a *drop* when ``L(t + window) < (1 - drop) L(t)`` and
+    *flat* when ``max L / min L - 1 < flat`` over the window (our operational definitions,
+    notebook 05, section 3). ``loss``: ``(steps + 1,)`` loss at every step; ``ranks``: ``(T,)``
+    epsilon-ranks at ``log_steps``. Returns ``(gains_at_drops, gains_at_flats)`` (integer
+    arrays, possibly empty). Their contrast tests the paper's "loss drops coincide with rank
+    jumps" (arXiv:2412.05144, abstract) against a rank that grows independently of the loss.
+    """
+    loss = _check_loss_curve(loss)
+    ranks = np.asarray(ranks)
+    if ranks.ndim != 1 or ranks.dtype.kind not in "iu":
+        raise ValueError(f"ranks must be a 1-D integer array, got {ranks.dtype} {ranks.shape}")
+    log_steps = np.asarray(log_steps)
+    if log_steps.ndim != 1 or log_steps.dtype.kind not in "iu" or log_steps.size < 2:
+        raise ValueError("log_steps must be a 1-D integer array of >= 2 steps")
+    if ranks.shape != log_steps.shape:
+        raise ValueError(f"ranks has {ranks.size} entries for {log_steps.size} log_steps")
+    spacing = np.diff(log_steps)
+    if np.any(spacing != spacing[0]) or spacing[0] <= 0 or log_steps[0] < 0 \
+            or log_steps[-1] >= loss.size:
+        raise ValueError("log_steps must be evenly spaced, increasing, inside the loss curve")
+    window = as_int("window", window, minimum=1)
+    if window % spacing[0]:
+        raise ValueError(f"window ({window}) must be a multiple of the log spacing "
+                         f"({spacing[0]})")
+    drop = as_float("drop", drop, minimum=0.0, maximum=1.0, strict_minimum=True)
+    flat = as_float("flat", flat, minimum=0.0, strict_minimum=True)
+    k = window // int(spacing[0])
+    drops, flats = [], []
+    for i in range(log_steps.size - k):
+        t0, t1 = int(log_steps[i]), int(log_steps[i + k])
+        gain = int(ranks[i + k] - ranks[i])
+        segment = loss[t0:t1 + 1]
+        if loss[t1] < (1.0 - drop) * loss[t0]:
+            drops.append(gain)
+        elif segment.max() / segment.min() - 1.0 < flat:
+            flats.append(gain)
+    return np.array(drops, dtype=int), np.array(flats, dtype=int)
+
+
+def layer_order_share(layer_ranks, log_steps, *, start=200, strict=True):
+    """Share of checkpoints after ``start`` at which the epsilon-rank rises with depth.
+
+    ``layer_ranks``: ``(n_layers, T, *runs)`` epsilon-ranks of the hidden layers, first layer
+    first; ``log_steps``: ``(T,)``. With ``strict=True`` a checkpoint counts when
+    ``r(layer l+1) > r(layer l)`` for every ``l`` (the paper's "each hidden layer has a higher
+    epsilon-rank than the previous one", arXiv:2412.05144 v3, abstract); with ``strict=False``
+    when ``r(layer l+1) >= r(layer l)``. Returns the share per run, shape ``runs``.
+    """
+    layer_ranks = np.asarray(layer_ranks)
+    if layer_ranks.ndim < 2 or layer_ranks.dtype.kind not in "iu" or layer_ranks.shape[0] < 2:
+        raise ValueError("layer_ranks must be an integer array (n_layers >= 2, T, *runs)")
+    log_steps = np.asarray(log_steps)
+    if log_steps.ndim != 1 or log_steps.dtype.kind not in "iu" \
+            or log_steps.shape[0] != layer_ranks.shape[1]:
+        raise ValueError(f"log_steps must be 1-D integers of length {layer_ranks.shape[1]}")
+    start = as_int("start", start, minimum=0)
+    if not isinstance(strict, (bool, np.bool_)):
+        raise TypeError(f"strict must be a bool, got {strict!r}")
+    later = log_steps > start
+    if not np.any(later):
+        raise ValueError(f"no checkpoint after start={start}")
+    steps_up = np.diff(layer_ranks[:, later], axis=0)
+    ordered = np.all(steps_up > 0 if strict else steps_up >= 0, axis=0)
+    return ordered.mean(axis=0)
 
 
 def steps_to_reach(loss, level):

@@ -102,9 +102,19 @@ def subspace_distance(A: ArrayLike, B: ArrayLike) -> np.ndarray:
 def epsilon_rank(G: ArrayLike, eps: float) -> np.ndarray:
     """Number of eigenvalues of the symmetric PSD matrix ``G`` strictly above ``eps``.
 
-    ``G``: ``(..., n, n)``; returns an integer array over the batch axes. This is the
-    epsilon-rank of Yang, Zhao & Zhu (arXiv:2412.05144, Def. of the epsilon-rank) when ``G`` is
-    the Gram matrix of the last hidden layer's neuron functions.
+    ``G``: ``(..., n, n)``; returns an integer array over the batch axes,
+    ``r_eps(G) = #{k : lambda_k(G) > eps}``.
+
+    Counting the spectrum above an absolute tolerance is the numerical rank of numerical linear
+    algebra (the number of singular values above a tolerance; e.g. G. H. Golub and
+    C. F. Van Loan, *Matrix Computations*, 4th ed., 2013, section 5.4.1 "Numerical rank and the
+    SVD"; P. C. Hansen, *Rank-Deficient and Discrete Ill-Posed Problems*, SIAM 1998, section 3.1,
+    where the numerical epsilon-rank is the smallest rank within distance eps in the 2-norm).
+    For a Gram matrix ``G = Phi_W^T Phi_W`` it equals the numerical ``sqrt(eps)``-rank of
+    ``Phi_W``. Yang, Zhao & Zhu (arXiv:2412.05144, abstract) study an epsilon-rank of the
+    neuron functions of the last hidden layer; only their abstract was available to us, so the
+    Gram-matrix form and its quadrature normalisation used in notebook 05 are our
+    reconstruction (docs/05_effective_rank_staircase.md), not a definition quoted from them.
     ``G`` must be symmetric to a relative tolerance of 1e-8 of its largest entry.
     """
     G = as_matrix_stack("G", G)

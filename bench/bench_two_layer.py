@@ -4,9 +4,10 @@ d = 512, p = 1024, n = d^2 = 262144, eta = 10 sqrt(n p), ridge lambda = 1 on the
 test error on 1e5 fresh points (``theory.two_layer.single_step_protocol``, no random-feature
 baseline). Prints wall time (all BLAS threads by default) against its flop bound: the protocol's
 flop count at the rate of a plain matrix multiply of the chunk shapes (chunk x d) @ (d x p)
-measured in the same run with the same BLAS thread count; goal ratio <= 1.25, peak <= 2 GiB. Nothing is asserted. The phase profile calls the
-public functions one after the other, so the random draws show there as serial time; inside
-``single_step_protocol`` they run in a worker thread, overlapping the matrix products.
+measured in the same run with the same BLAS thread count; goal ratio <= 1.25, peak <= 2 GiB.
+Nothing is asserted. The phase profile calls the public functions one after the other, so the
+random draws show there as serial time; inside ``single_step_protocol`` they run in a worker
+thread, overlapping the matrix products.
 
 A second, smaller run (n = d^1.65) checks that the chunked pipeline (Gram matrix by dsyrk,
 chunked gradient) gives the same test error as a dense reference that materialises the

@@ -194,7 +194,7 @@ def two_layer_loss(activation):
 neuron_balance = sp.Matrix([a[k] ** 2 - W[k, 0] ** 2 - W[k, 1] ** 2 for k in range(2)])
 relu_flow = derive_flow(two_layer_loss(lambda z: sp.Max(z, 0)), [a, W])
 stalled = []
-for attempt in range(5):
+for _attempt in range(5):
     y0_relu = rng.standard_normal(6)
     y0_relu[2:] = np.abs(y0_relu[2:])    # w_k with positive entries: every unit starts active
     try:

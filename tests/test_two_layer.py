@@ -263,7 +263,7 @@ def test_relu_and_erf_hermite_coefficients_are_exact():
 def test_tanh_hermite_coefficients_against_adaptive_quadrature():
     got = tl.hermite_coefficients("tanh", 5)
     for k in range(6):
-        ref = quad(lambda x: np.tanh(x) * eval_hermitenorm(k, x) * np.exp(-x * x / 2)
+        ref = quad(lambda x, k=k: np.tanh(x) * eval_hermitenorm(k, x) * np.exp(-x * x / 2)
                    / np.sqrt(2 * np.pi), -40, 40, epsabs=1e-14, limit=200)[0]
         assert got[k] == pytest.approx(ref, abs=1e-10)
     np.testing.assert_allclose(got[[1, 3, 5]], [0.6057, -0.3636, 0.6852], atol=5e-5)

@@ -143,7 +143,7 @@ class MLP:
         """All arrays, in the order ``W_1, b_1, ..., A, c``."""
         return [p for pair in zip(self.weights, self.biases) for p in pair]
 
-    def with_params(self, params) -> "MLP":
+    def with_params(self, params) -> MLP:
         params = list(params)
         return MLP(tuple(params[0::2]), tuple(params[1::2]), self.activation)
 
@@ -405,7 +405,7 @@ class AdamState:
     t: int = 0
 
     @staticmethod
-    def zeros_like(params) -> "AdamState":
+    def zeros_like(params) -> AdamState:
         return AdamState(tuple(np.zeros_like(p) for p in params),
                          tuple(np.zeros_like(p) for p in params), 0)
 

@@ -462,7 +462,10 @@ def exact_threshold_path(x, ybar, theta0, n_total: int,
     for _ in range(max_segments):
         k = int(truncated.sum())
         m = float(ybar[truncated].mean()) if k else theta
-        starts.append(s); values.append(theta); counts.append(k); means.append(m)
+        starts.append(s)
+        values.append(theta)
+        counts.append(k)
+        means.append(m)
         if k == 0:
             end = "dead"
             break
@@ -491,7 +494,10 @@ def exact_threshold_path(x, ybar, theta0, n_total: int,
         direction = np.sign(m - values[-1])
         if k_new and np.sign(m_new - theta) != direction:
             # the flow on the far side of the kink points back: Filippov sliding point
-            starts.append(s); values.append(theta); counts.append(k_new); means.append(m_new)
+            starts.append(s)
+            values.append(theta)
+            counts.append(k_new)
+            means.append(m_new)
             end = "stuck"
             break
     else:

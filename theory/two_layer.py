@@ -539,7 +539,9 @@ def _check_basis(U, d):
 
 
 def _cosines(name: str, W, U, ndim: int) -> np.ndarray:
-    """Signed cosines <w_i, u_k>/||w_i|| for rows w_i of ``W`` (``(..., p, d)``): ``(..., p, k)``."""
+    """Signed cosines <w_i, u_k>/||w_i|| for rows w_i of ``W`` (``(..., p, d)``).
+
+    Returns an array of shape ``(..., p, k)``."""
     W = as_float_array(name, W, ndim=ndim)
     U = _check_basis(U, W.shape[-1])
     norms = np.linalg.norm(W, axis=-1)
@@ -672,10 +674,11 @@ def hermite_coefficients(activation="relu", k_max: int = 5, n_nodes: int = 200) 
         if act.branches is not None:
             left, right = act.branches
             mus[k] = gaussian_expectation(
-                branches=(lambda z, f=left: f(z) * he(z), lambda z, f=right: f(z) * he(z)),
+                branches=(lambda z, f=left, he=he: f(z) * he(z),
+                          lambda z, f=right, he=he: f(z) * he(z)),
                 n_nodes=n_nodes)
         else:
-            mus[k] = gaussian_expectation(lambda z: act.fn(z) * he(z), n_nodes=n_nodes)
+            mus[k] = gaussian_expectation(lambda z, he=he: act.fn(z) * he(z), n_nodes=n_nodes)
     return mus
 
 

@@ -1,7 +1,8 @@
 """Symbolic derivations for notebook 05 (epsilon-rank and the staircase), all ours.
 
 After J. Yang, Y. Zhao, Q. Zhu, arXiv:2412.05144. The paper's body was not available; these
-five derivations support our reconstruction (docs/05_effective_rank_staircase.md) and are labelled as ours:
+five derivations support our reconstruction (docs/05_effective_rank_staircase.md) and are
+labelled as ours:
 
 * :func:`orthonormal_sine_gram` (S1): ``int_{-1}^{1} sin(j pi x) sin(k pi x) dx = delta_jk``,
   hence the Eckart-Young tail ``tau_r^2 = K - r`` of lower bound B, and with amplitudes ``c_k``

@@ -14,8 +14,7 @@ T = TypeVar("T")
 __all__ = ["progress"]
 
 
-def progress(iterable: Iterable[T] | None = None, *, enable: bool = True,
-             **kwargs: Any) -> Iterable[T] | None:
+def progress(iterable: Iterable[T], *, enable: bool = True, **kwargs: Any) -> Iterable[T]:
     """Wrap ``iterable`` in a tqdm bar (``tqdm.auto``) when ``enable`` and tqdm is available."""
     if not enable:
         return iterable

@@ -557,7 +557,8 @@ def readme_counts(readme: Path) -> dict[str, tuple[int, int, int, int]]:
     counts = {}
     for m in re.finditer(r"^\| `([^`]+)` \| .*? \| (\d+) \| (\d+) \| (\d+) \| (\d+) \| \d+ \|$",
                          text[start:end], re.M):
-        counts[m.group(1)] = tuple(int(m.group(k)) for k in range(2, 6))
+        e, r, n, c = (int(m.group(k)) for k in range(2, 6))
+        counts[m.group(1)] = (e, r, n, c)
     return counts
 
 

@@ -450,7 +450,8 @@ def reduce_network(theta, d: int, activation="tanh", *, tol: float = 1e-8) -> np
     tol = as_float("tol", tol, minimum=0.0)
     act = get_activation(activation)
     a, W = unpack(theta, d)
-    merged_a, merged_W = [], []
+    merged_a: list[float] = []
+    merged_W: list[np.ndarray] = []
     for ak, wk in zip(a, W):
         for j, wj in enumerate(merged_W):
             if np.max(np.abs(wk - wj)) <= tol:
@@ -566,7 +567,7 @@ def null_function_roots(theta, X, y, activation="tanh", *, w_max: float = 5.0,
                                                 xtol=1e-15, rtol=4 * np.finfo(float).eps))
     candidates.extend(grid[values == 0.0])
     candidates.extend(extra)
-    roots = []
+    roots: list[float] = []
     for w in candidates:
         for _ in range(5):                       # Newton refinement of simple roots
             slope = dphi(w)
@@ -811,11 +812,11 @@ def width2_critical_set_distance(theta_wide, theta_narrow, roots,
             q0 = np.array([0.0, a, w_bar, w_bar])
             u = np.array([a, -a, 0.0, 0.0])
             r = p - q0
-            dist = np.linalg.norm(r - (r @ u) / (u @ u) * u)
+            dist = float(np.linalg.norm(r - (r @ u) / (u @ u) * u))
             if dist < best:
                 best, label = dist, "L2" if one_flip else "L1"
             for root in roots:
-                dist = np.linalg.norm(p - np.array([a, 0.0, w_bar, root]))
+                dist = float(np.linalg.norm(p - np.array([a, 0.0, w_bar, root])))
                 if dist < best:
                     best = dist
                     label = ("null at 0" if abs(root) < 1e-9 else
@@ -824,7 +825,7 @@ def width2_critical_set_distance(theta_wide, theta_narrow, roots,
         else:
             for r1 in roots:
                 for r2 in roots:
-                    dist = np.linalg.norm(p - np.array([0.0, 0.0, r1, r2]))
+                    dist = float(np.linalg.norm(p - np.array([0.0, 0.0, r1, r2])))
                     if dist < best:
                         best, label = dist, "null pair"
     return float(best), label

@@ -669,7 +669,8 @@ def find_plateau(loss, *, min_length=100, rel_change=0.02, start=0, max_loss=Non
 def find_plateaus(loss, *, min_length=100, rel_change=0.02):
     """All disjoint plateaus of :func:`find_plateau`, left to right: a list of ``(s, e)``."""
     loss = _check_loss_curve(loss)
-    found, start = [], 0
+    found: list[tuple[int, int]] = []
+    start = 0
     while True:
         window = find_plateau(loss, min_length=min_length, rel_change=rel_change, start=start)
         if window is None:

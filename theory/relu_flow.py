@@ -170,11 +170,11 @@ def cumulative_parameters(weights, biases):
     Returns ``(Wc, bc, beta)`` with shapes ``(L+1, M, M)``, ``(L+1, M)``, ``(L+1, M)``.
     """
     Ws, bs = check_network(weights, biases)
-    Wc, bc = [Ws[0]], [bs[0]]
+    Wc_list, bc_list = [Ws[0]], [bs[0]]
     for W, b in zip(Ws[1:], bs[1:]):
-        Wc.append(W @ Wc[-1])
-        bc.append(W @ bc[-1] + b)
-    Wc, bc = np.stack(Wc), np.stack(bc)
+        Wc_list.append(W @ Wc_list[-1])
+        bc_list.append(W @ bc_list[-1] + b)
+    Wc, bc = np.stack(Wc_list), np.stack(bc_list)
     beta = np.linalg.solve(Wc, bc[..., None])[..., 0]
     return Wc, bc, beta
 
@@ -611,7 +611,7 @@ def integrate_threshold_flow(X, Ybar, theta0, s_end: float, *, groups=None, metr
         for a, i, j, d in cands:
             def ev(_t, y, a=a, i=i, j=j):
                 return y[a * M + i] - X[j, i]
-            ev.terminal, ev.direction = True, d
+            ev.terminal, ev.direction = True, d     # type: ignore[attr-defined]  # solve_ivp
             ev_funcs.append(ev)
         sol = scipy.integrate.solve_ivp(rhs_for(P.copy(), frozen.copy()), (s, s_end),
                                         theta.ravel(), method=method, rtol=rtol, atol=atol,
@@ -689,13 +689,16 @@ def spectral_gap_solution(theta0, ybar, metric, rate_scale: float, s) -> np.ndar
 
         theta(s) = ybar + V exp(-c lam s) V^T (theta0 - ybar);   shape ``(len(s), M)``.
 
-    This is (E2) once the cluster is fully truncated, with ``c = n/N`` (docs Sec. 6).
+    This is (E2) once the cluster is fully truncated, with ``c = n/N`` (docs Sec. 6);
+    ``metric=None`` is the identity (the Euclidean reading).
     """
     theta0 = as_float_array("theta0", theta0, ndim=1)
     ybar = as_float_array("ybar", ybar, ndim=1)
     if ybar.shape != theta0.shape:
         raise ValueError(f"ybar must have shape {theta0.shape}, got {ybar.shape}")
     G = _metric(metric, theta0.size)
+    if G is None:
+        G = np.eye(theta0.size)
     c = as_float("rate_scale", rate_scale, minimum=0.0)
     s = as_float_array("s", s, ndim=1)
     lam, V = np.linalg.eigh(G)
@@ -708,7 +711,7 @@ def spectral_gap_rate(metric, n: int, n_total: int) -> float:
     n_total = as_int("n_total", n_total, minimum=1)
     n = as_int("n", n, minimum=0, maximum=n_total)
     G = as_float_array("metric", metric, ndim=2)
-    G = _metric(G, G.shape[0])
+    _metric(G, G.shape[0])                      # validates: square, symmetric, definite
     return n / n_total * float(np.linalg.eigvalsh(G)[0])
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .._validate import as_float, as_int
+from .._validate import as_float, as_int, as_sympy
 from .common import frobenius_sq, is_zero
 
 __all__ = ["orthonormal_sine_gram", "sine_tail_energy", "relu_pair_gram",
@@ -57,7 +57,9 @@ def sine_tail_energy(amplitudes, r: int) -> sp.Expr:
     The target Gram matrix is ``diag(c_k^2)`` (S1), its eigenvalues are the ``c_k^2``, and the
     Eckart-Young-Mirsky tail drops the ``r`` largest.
     """
-    amplitudes = [sp.sympify(c) for c in amplitudes]
+    if isinstance(amplitudes, (str, bytes)) or not hasattr(amplitudes, "__iter__"):
+        raise TypeError(f"amplitudes must be a sequence of numbers, got {type(amplitudes).__name__}")
+    amplitudes = [as_sympy(f"amplitudes[{k}]", c) for k, c in enumerate(amplitudes)]
     if not amplitudes:
         raise ValueError("amplitudes must not be empty")
     r = as_int("r", r, minimum=0, maximum=len(amplitudes))

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 MODULES = ["theory.linalg", "theory.claims", "theory.config", "theory.plotting",
            "theory.errors", "theory.symbolic.common", "theory.deep_linear",
            "theory.critical_sets", "theory.effective_rank", "theory.two_layer",
-           "theory.relu_flow"]
+           "theory.relu_flow", "theory.one_lens"]
 
 # Functions whose arguments are not data (a matplotlib figure, a CLI namespace, ...) or that
 # accept anything by design.

@@ -32,13 +32,15 @@
 # computed by `theory.linalg.singular_values` (wrapped in `theory.one_lens.relative_rank`), of a
 # matrix $M$ that records *what was learned*: a weight change, or the matrix of learned features.
 # Equivalently it is the ε-rank (`theory.linalg.epsilon_rank`) of the normalised Gram matrix
-# $M^\top M/\sigma_1^2$ at $\varepsilon=\tau^2$; the notebook computes both. The relative threshold
+# $M^\top M/\sigma_1^2$ at $\varepsilon=\tau^2$ in exact arithmetic; the notebook computes both (at
+# $\tau=10^{-8}$ the Gram route loses the count to round-off, section 7). In setting 05 the lens
+# is the paper's own form: the ε-rank of a Gram matrix at an absolute ε. The relative threshold
 # $\tau$ is set per setting from that setting's measured noise floor, and the margins on both
 # sides are printed (`docs/06_one_lens.md`). The predicted numbers in the last column are
 # our reading of each paper's statement at our sizes; the five-way comparison, every
 # measurement and every threshold are **[ours]**.
 #
-# Small sizes throughout: the five settings together run in a few seconds of CPU.
+# Small sizes throughout: the whole notebook takes well under ten seconds of CPU time.
 
 # %% tags=["parameters"]
 import time
@@ -401,8 +403,8 @@ ledger.check("E8", f"[ours] staircase, K = {K5} orthonormal targets: final epsil
              alternative="training that stalls on a plateau learns fewer components: at 10 % of "
                          f"training the rank is {rank_out[len(steps_er) // 10].tolist()}")
 ledger.check("E9", f"[paper] a small loss needs a high epsilon-rank; [ours] at least K: final "
-             f"last-hidden-layer epsilon-rank (eps = {EPS_HID}) >= K = {K5} (min over runs)",
-             int(rank_hid[-1].min()), K5, relation="ge",
+             f"last-hidden-layer epsilon-rank (eps = {EPS_HID}) >= K = {K5} in every run",
+             bool(rank_hid[-1].min() >= K5), True, relation="true",
              source="Yang, Zhao, Zhu arXiv:2412.05144 abstract (lower bound); bound B of notebook 05",
              kind="evidence",
              alternative=f"the initial features: epsilon-rank {int(rank_hid[0].max())}")
@@ -557,6 +559,25 @@ ledger.check("C1", "[ours] rank_tau(M) equals the epsilon-rank of the normalised
 # 4. The truncation flow reduces the dimension of the representation while the other four grow
 #    a learned change: is there a common quantity (e.g. the rank of the learned change of the
 #    *features* in all five) that moves in the same direction everywhere?
+
+# %% [markdown]
+# ## Robustness over seeds (recorded)
+#
+# Every claim was rerun at 20 notebook seeds in quick mode (papermill, `-p SEED k`, $k=1..20$):
+# **all twelve claims (E1–E11, C1) pass at 20/20 seeds.** The margins over those 20 runs:
+#
+# | setting | threshold | learned side (min) | unlearned side (max) |
+# |---|---|---|---|
+# | 01 deep linear | $\tau=10^{-8}$ | $\sigma_{2r}/\sigma_1\ge4.8\cdot10^{-7}$ | $\sigma_{2r+1}/\sigma_1\le8.2\cdot10^{-15}$ |
+# | 02 giant step, $n=2d$ | $\tau=0.4$ | $\sigma_1$ | $\sigma_2/\sigma_1\le0.118$ |
+# | 02 giant step, $n=32d^2$ | $\tau=0.4$ | $\sigma_2/\sigma_1\ge0.60$ | $\sigma_3/\sigma_1\le0.33$ |
+# | 03 truncation | $\tau=10^{-8}$ | $\sigma_K/\sigma_1\ge0.17$ | $\sigma_{K+1}/\sigma_1\le1.7\cdot10^{-16}$ |
+# | 04 critical set | $\tau=10^{-3}$ | escape: $\sigma_2/\sigma_1=2.8\cdot10^{-2}$ | branch: $\sigma_2/\sigma_1\le1.5\cdot10^{-5}$ |
+# | 05 staircase | $\varepsilon=0.1$ | $\lambda_K\ge0.25$ | — (rank $\le K$ by construction) |
+#
+# The giant step at $n=32d^2$ is the tightest (a factor 1.2 on the bulk side in the worst
+# seed); everything else is separated by orders of magnitude. Quick-mode time over these runs,
+# two notebooks at once on a loaded two-core machine: 17–36 s wall, 5–9 s CPU.
 
 # %% [markdown]
 # ## Claims

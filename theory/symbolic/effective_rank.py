@@ -58,7 +58,8 @@ def sine_tail_energy(amplitudes, r: int) -> sp.Expr:
     Eckart-Young-Mirsky tail drops the ``r`` largest.
     """
     if isinstance(amplitudes, (str, bytes)) or not hasattr(amplitudes, "__iter__"):
-        raise TypeError(f"amplitudes must be a sequence of numbers, got {type(amplitudes).__name__}")
+        raise TypeError("amplitudes must be a sequence of numbers, got "
+                        f"{type(amplitudes).__name__}")
     amplitudes = [as_sympy(f"amplitudes[{k}]", c) for k, c in enumerate(amplitudes)]
     if not amplitudes:
         raise ValueError("amplitudes must not be empty")

@@ -8,7 +8,7 @@ STAMP   = $(VENV)/.installed-stamp
 NBVAL   = -p no:python --nbval-lax --nbval-current-env \
           --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300
 
-.PHONY: verify test unit nbval refresh site slides lab readme browser bench sweep clean
+.PHONY: verify test unit lint typecheck nbval refresh site slides lab readme browser bench sweep clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,7 @@ verify: $(STAMP)
 	$(PY) -m theory verify $(VERIFY_ARGS)
 
 ## test: unit tests, then nbval on every notebook; fails if either fails (exit 5 included)
-test: $(STAMP) browser
+test: $(STAMP) browser lint typecheck
 	@rc=0; \
 	$(PY) -m pytest tests || rc=1; \
 	$(PY) -m pytest $(NBVAL) notebooks/ || rc=1; \
@@ -29,6 +29,14 @@ test: $(STAMP) browser
 
 unit: $(STAMP)
 	$(PY) -m pytest tests
+
+## lint: ruff on the package, the tests, the benches and the notebooks' .py twins
+lint: $(STAMP)
+	$(PY) -m ruff check theory tests bench notebooks/*.py
+
+## typecheck: mypy on the package (the shared layer strictly; see [tool.mypy] in pyproject.toml)
+typecheck: $(STAMP)
+	$(PY) -m mypy theory
 
 nbval: $(STAMP)
 	$(PY) -m pytest $(NBVAL) notebooks/

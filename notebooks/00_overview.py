@@ -28,6 +28,7 @@
 # | `03_dynamical_truncation` | T. Chen, arXiv:2501.07400 | ReLU training as an effective flow on the input data; clusters are truncated |
 # | `04_critical_sets` | Zhang, Zhang, Luo, arXiv:2405.17501 | embedding and reduction of critical points; saddle branches |
 # | `05_effective_rank_staircase` | Yang, Zhao, Zhu, arXiv:2412.05144 | the epsilon-rank of the last hidden layer and the staircase of the loss |
+# | `06_one_lens` | — (synthesis across 01–05) | one lens: the numerical rank of what training learns, measured the same way in all five settings against each paper's prediction |
 # | `07_derive_and_check` | — (tutorial; examples from 01, 02–04 and this notebook) | check your own derivation: a gradient flow derived by sympy, conserved quantities and closed forms checked against `solve_ivp` and gradient descent |
 #
 # **How to read a notebook.** Every statement is labelled: **[paper]** when the paper states it

@@ -68,3 +68,40 @@ def test_installed_metadata_and_version_flag():
     out = subprocess.run([sys.executable, "-m", "theory", "--version"], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == f"theory {metadata.version('theory')}"
+
+
+def _copy_for_checks(tmp_path):
+    """A copy of the package and its configuration in which a file can be broken safely."""
+    import shutil
+
+    shutil.copytree(ROOT / "theory", tmp_path / "theory",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def test_lint_fails_on_a_lint_error(tmp_path):
+    import subprocess
+    import sys
+
+    root = _copy_for_checks(tmp_path)
+    clean = subprocess.run([sys.executable, "-m", "ruff", "check", "theory"], cwd=root,
+                           capture_output=True, text=True, timeout=120)
+    assert clean.returncode == 0, clean.stdout
+    (root / "theory" / "broken.py").write_text("import os\n\n\ndef f():\n    return undefined\n")
+    broken = subprocess.run([sys.executable, "-m", "ruff", "check", "theory"], cwd=root,
+                            capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 1 and "F401" in broken.stdout and "F821" in broken.stdout
+
+
+def test_typecheck_fails_on_a_type_error_in_the_public_api(tmp_path):
+    import subprocess
+    import sys
+
+    root = _copy_for_checks(tmp_path)
+    claims = root / "theory" / "claims.py"
+    claims.write_text(claims.read_text() + "\n\ndef broken_public(x: int) -> str:\n"
+                      "    return x + 1\n")
+    result = subprocess.run([sys.executable, "-m", "mypy", "theory/claims.py"], cwd=root,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1 and "Incompatible return value type" in result.stdout

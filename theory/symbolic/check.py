@@ -419,9 +419,21 @@ def _fmt(x, digits=3):
 class _Report:
     """Common part: ``holds`` (bool), ``verdict`` (text) and :meth:`record`."""
 
-    holds: bool
-    verdict: str
-    consistent: bool = True      # symbolic and numerical verdicts agree (reports with both)
+    @property
+    def holds(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def verdict(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def consistent(self) -> bool:
+        """Symbolic and numerical verdicts agree (always, for a report with only one)."""
+        return True
+
+    def summary(self) -> str:
+        raise NotImplementedError
 
     def record(self, ledger, id: str, statement: str, *, alternative: str, source: str,
                expect: bool = True) -> bool:
@@ -669,11 +681,9 @@ def check_conserved(flow: GradientFlow, candidate, y0, T: float, h: float, *, le
     sol = integrate_flow(flow, y0, T, rtol=rtol, atol=atol).sol
     ys = sol(np.linspace(0.0, T, n_times)).T
     flow_drift = float(max(np.max(np.abs(q(y) - q0)) for y in ys))
-    gd_drifts = []
-    for s, n in zip(steps, counts):
-        traj = gradient_descent(flow, y0, s, n)
-        gd_drifts.append(float(max(np.max(np.abs(q(y) - q0)) for y in traj)))
-    gd_drifts = np.array(gd_drifts)
+    gd_drifts = np.array([float(max(np.max(np.abs(q(y) - q0))
+                                    for y in gradient_descent(flow, y0, s, n)))
+                          for s, n in zip(steps, counts)])
     gd_order, _ = _slope(steps, gd_drifts)
     return ConservationReport(Q, residual, failing, T, steps, gd_drifts, gd_order, flow_drift,
                               flow_tol, float(np.max(np.abs(q0))), band, rtol, atol)
@@ -808,7 +818,7 @@ def check_closed_form(flow: GradientFlow, solution, t, ranges, rng, *, T: float,
         start_params.append((k, lo, hi))
 
     # one expression per state entry, in state order
-    by_state = {}
+    by_state: dict = {}
     for key, value in pairs:
         if isinstance(key, sp.MatrixSymbol):
             key = flow.substitutions.get(key, key)

@@ -317,7 +317,12 @@ def refresh(notebooks: list[Path], timeout: int = 1800) -> list[str]:
     import jupytext
 
     failed = []
-    with _environment(THEORY_FULL="0"):
+    # A private build folder: what a committed notebook prints never depends on what earlier
+    # runs left in _build/ (the overview lists the ledgers it finds there).
+    import tempfile
+
+    scratch = tempfile.TemporaryDirectory(prefix="theory-refresh-")
+    with scratch, _environment(THEORY_FULL="0", THEORY_BUILD_DIR=scratch.name):
         for path in notebooks:
             py = path.with_suffix(".py")
             nb = jupytext.read(py if py.exists() else path)

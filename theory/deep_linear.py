@@ -1,6 +1,7 @@
 """Deep linear networks and the law of parsimony (Yaras et al., arXiv:2306.01154).
 
-Setting (docs/01_law_of_parsimony.md, section 1). A depth-``L`` linear network ``f(X) = W_L ... W_1 X = W_{L:1} X`` is
+Setting (docs/01_law_of_parsimony.md, section 1). A depth-``L`` linear network
+``f(X) = W_L ... W_1 X = W_{L:1} X`` is
 trained by full-batch gradient descent on the **sum** loss
 
     l(W) = 1/2 || W_{L:1} X - Y ||_F^2          (no mean; a step size eta acts on this sum),
@@ -14,7 +15,8 @@ The gradient of layer ``l`` is ``G_l = W_{L:l+1}^T B W_{l-1:1}^T`` with ``B = (W
 ``P_l = W_{l:1}`` forward, then ``A_l = W_{L:l+1}^T B`` backward (``A_{l-1} = W_l^T A_l``) and
 ``G_l = A_l P_{l-1}^T``; for square layers that is ``3 (L - 1)`` matrix products per step.
 
-The law of parsimony, in the exact form reconstructed here (docs/01_law_of_parsimony.md, section 2, **[ours]**,
+The law of parsimony, in the exact form reconstructed here (docs/01_law_of_parsimony.md,
+section 2, **[ours]**,
 consistent with the paper's abstract and the official code): from ``W_l(0) = eps O_l`` with
 Haar-orthogonal ``O_l`` and rank-``r`` ``Phi = U_Phi Sigma V_Phi^T``, let
 ``S = span(V_Phi) + span(O^T U_Phi)`` (``O = O_L ... O_1``, ``dim S = 2r`` generically) and
@@ -155,7 +157,8 @@ def orthogonal_init(width: int, depth: int, eps: float, rng, *, d_in: int | None
 def gaussian_init(width: int, depth: int, eps: float, rng, *, d_in: int | None = None,
                   d_out: int | None = None):
     """I.i.d. Gaussian layers rescaled to the Frobenius norm of ``eps`` times a (semi-)orthogonal
-    matrix of the same shape, ``||W_l||_F = eps sqrt(min(m, n))`` (the official code's "norm" init, used in the paper's init-type experiment)."""
+    matrix of the same shape, ``||W_l||_F = eps sqrt(min(m, n))`` (the official code's "norm"
+    init, used in the paper's init-type experiment)."""
     eps = as_float("eps", eps, minimum=0.0, strict_minimum=True)
     shapes = _layer_shapes(width, depth, d_in, d_out)
     rng = _check_rng(rng)
@@ -195,7 +198,8 @@ def observation_mask(shape, fraction: float, rng) -> np.ndarray:
 
 
 def classification_data(n_classes: int, per_class: int, rng):
-    """The paper's class-separation data: ``X`` an ``N x N`` Haar-orthogonal matrix (columns = samples, ``N = K n``),
+    """The paper's class-separation data: ``X`` an ``N x N`` Haar-orthogonal matrix
+    (columns = samples, ``N = K n``),
     one-hot ``Y`` (``K x N``) and integer labels (``n`` samples per class, in blocks)."""
     K = as_int("n_classes", n_classes, minimum=2)
     n = as_int("per_class", per_class, minimum=1)
@@ -448,7 +452,8 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
       breaks the invariant block structure).
 
     ``lr_scale``: optional per-layer multipliers of ``eta`` (``gamma`` for the outer factors of
-    the compressed network, docs/01_law_of_parsimony.md, section 4). Snapshots every ``stride`` steps (and the last
+    the compressed network, docs/01_law_of_parsimony.md, section 4). Snapshots every
+    ``stride`` steps (and the last
     iterate); training stops after ``steps`` updates or when the loss falls below ``tol``.
     Raises :class:`DivergenceError` (step and loss) as soon as the loss is non-finite or has
     grown more than ``GROWTH_BOUND``-fold over its initial value.
@@ -901,7 +906,8 @@ def compressed_end_to_end(blocks, frame: Frame, rho) -> np.ndarray:
 
 
 def factored_compressed_network(frame: Frame) -> tuple:
-    """The depth-``(L+2)`` compressed network of the official code (docs/01_law_of_parsimony.md, section 4):
+    """The depth-``(L+2)`` compressed network of the official code
+    (docs/01_law_of_parsimony.md, section 4):
     ``[V_{1,1}^T, eps I_{2r} (L times), U_{L,1}]``; its product is
     ``U_{L,1} W~_{L:1} V_{1,1}^T`` (the ``rho^L`` complement is dropped). Train it with
     :func:`train` and ``lr_scale = [gamma, 1, ..., 1, gamma]`` (``gamma > 0`` for masks)."""
@@ -939,7 +945,8 @@ def large_singular_subspaces(W, rho, *, threshold: float = 1e-7):
 
 
 def layer_alignment(weights, rho, *, threshold: float = 1e-7) -> np.ndarray:
-    """Alignment of consecutive layers found from the trained weights alone (notebook 01, section 4).
+    """Alignment of consecutive layers found from the trained weights alone (notebook 01,
+    section 4).
 
     For every snapshot ``s`` and ``l = 1 .. L-1``: the sine of the largest principal angle
     between the left singular vectors of ``W_l`` and the right singular vectors of ``W_{l+1}``

@@ -523,3 +523,166 @@ def test_frame_functions_validate_shapes(rng):
         dl.compressed_end_to_end(np.ones((2, 3, 3, 3)), fr, np.ones(2))
     with pytest.raises(ValueError, match="l must be"):
         dl.train(W0, Phi, lr=0.1, steps=1).layer(4)
+
+
+# -- matrix completion on the observed entries --------------------------------------------------
+def completion_problem(rng, d=14, r=2, fraction=0.3):
+    Phi = dl.low_rank_target(d, [3.0, 1.5][:r], rng)
+    M = dl.observation_mask((d, d), fraction, rng)
+    return Phi, M
+
+
+def test_observed_entries_are_row_major_and_match_the_mask(rng):
+    Phi, M = completion_problem(rng)
+    rows, cols, vals = dl.observed_entries(Phi, M)
+    assert rows.size == M.sum()
+    np.testing.assert_array_equal(rows * 14 + cols, np.flatnonzero(M))
+    np.testing.assert_array_equal(vals, Phi[M == 1])
+
+
+def test_masked_residual_equals_the_dense_reference(rng):
+    # random factors of a rectangular product, random (not sorted) observed pairs
+    A, B = rng.standard_normal((9, 4)), rng.standard_normal((4, 7))
+    target = rng.standard_normal((9, 7))
+    M = dl.observation_mask((9, 7), 0.4, rng)
+    rows, cols, vals = dl.observed_entries(target, M)
+    shuffle = rng.permutation(rows.size)
+    gathered = dl.masked_residual(A, B, rows[shuffle], cols[shuffle], vals[shuffle])
+    dense = dl.masked_residual_dense(A, B, target, M)
+    np.testing.assert_allclose(gathered, dense[rows[shuffle], cols[shuffle]], rtol=0,
+                               atol=1e-14)
+    assert np.all(dense[M == 0] == 0)
+    # half the squared residual is the masked sum loss of the two-layer network (B, A)
+    assert np.isclose(0.5 * gathered @ gathered, dl.loss([B, A], target, mask=M), rtol=1e-13)
+
+
+def test_train_observed_equals_dense_masked_training(rng):
+    Phi, M = completion_problem(rng)
+    rows, cols, vals = dl.observed_entries(Phi, M)
+    W0 = dl.orthogonal_init(14, 3, 0.3, rng)
+    net = dl.factored_compressed_network(dl.invariant_frame(W0, M * Phi, 2))
+    scale = [0.1, 1.0, 1.0, 1.0, 0.1]
+    dense = dl.train(net, Phi, mask=M, lr=0.05, steps=60, lr_scale=scale, stride=20)
+    sparse = dl.train_observed(net, rows, cols, vals, lr=0.05, steps=60, lr_scale=scale,
+                               stride=20)
+    np.testing.assert_allclose(sparse.losses, dense.losses, rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(sparse.steps, dense.steps)
+    for a, b in zip(sparse.weights, dense.weights):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+    # a depth-2 narrow network, every layer trained, observed pairs in shuffled order
+    narrow = dl.narrow_network(4, 2, 14, 0.3, rng)
+    order = rng.permutation(rows.size)
+    dense = dl.train(narrow, Phi, mask=M, lr=0.05, steps=40)
+    sparse = dl.train_observed(narrow, rows[order], cols[order], vals[order], lr=0.05, steps=40)
+    np.testing.assert_allclose(sparse.losses, dense.losses, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(sparse.final[0], dense.final[0], rtol=0, atol=1e-13)
+
+
+def test_train_observed_frozen_factors_stay_and_tol_stops(rng):
+    Phi, M = completion_problem(rng)
+    rows, cols, vals = dl.observed_entries(Phi, M)
+    net = dl.narrow_network(4, 3, 14, 0.5, rng)
+    run = dl.train_observed(net, rows, cols, vals, lr=0.05, steps=50, lr_scale=[0, 1, 0])
+    np.testing.assert_array_equal(run.final[0], net[0])
+    np.testing.assert_array_equal(run.final[2], net[2])
+    assert not np.allclose(run.final[1], net[1])
+    stop = dl.train_observed(net, rows, cols, vals, lr=0.05, steps=500, tol=run.losses[10])
+    assert stop.converged and stop.n_steps <= 11
+
+
+def test_narrow_network_shapes_and_orthogonality(rng):
+    net = dl.narrow_network(4, 3, 10, 0.5, rng)
+    assert [W.shape for W in net] == [(4, 10), (4, 4), (10, 4)]
+    np.testing.assert_allclose(net[0] @ net[0].T, 0.25 * np.eye(4), atol=1e-14)
+    np.testing.assert_allclose(net[2].T @ net[2], 0.25 * np.eye(4), atol=1e-14)
+
+
+# -- other inits and ReLU networks ---------------------------------------------------------------
+def test_uniform_init_matches_orthogonal_norm_and_is_bounded(rng):
+    W = dl.uniform_init(6, 3, 0.5, rng, d_out=3)
+    assert [M.shape for M in W] == [(6, 6), (6, 6), (3, 6)]
+    assert np.isclose(np.linalg.norm(W[0]), 0.5 * math.sqrt(6))
+    assert np.isclose(np.linalg.norm(W[2]), 0.5 * math.sqrt(3))
+    # U(-1, 1) entries have max |w| <= 1 and rms 1/sqrt(3): max / rms is at most sqrt(3) and
+    # close to it for many entries (a Gaussian layer of this size gives about 4.5)
+    big = dl.uniform_init(200, 2, 1.0, np.random.default_rng(0))[0]
+    peak = np.max(np.abs(big)) / np.sqrt(np.mean(big**2))
+    assert math.sqrt(3) * 0.99 < peak <= math.sqrt(3) * 1.01
+
+
+def test_relu_features_reduce_to_linear_features_for_nonnegative_data(rng):
+    W = [np.abs(rng.standard_normal((5, 4))), np.abs(rng.standard_normal((5, 5))),
+         rng.standard_normal((2, 5))]
+    X = np.abs(rng.standard_normal((4, 6)))
+    H = dl.relu_features(W, X)
+    np.testing.assert_allclose(H[2], W[1] @ W[0] @ X, rtol=1e-14)
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    np.testing.assert_allclose(dl.feature_separation(W, X, labels, activation="relu"),
+                               dl.feature_separation(W, X, labels), rtol=1e-13)
+
+
+def test_relu_gradients_match_finite_differences(rng):
+    W = [rng.standard_normal((4, 3)), rng.standard_normal((4, 4)), rng.standard_normal((2, 4))]
+    X, Y = rng.standard_normal((3, 5)), rng.standard_normal((2, 5))
+    value, grads = dl.relu_loss_and_gradients(W, Y, X)
+    h = 1e-6
+    for l, Wl in enumerate(W):
+        for idx in np.ndindex(Wl.shape):
+            plus = [M.copy() for M in W]
+            minus = [M.copy() for M in W]
+            plus[l][idx] += h
+            minus[l][idx] -= h
+            fd = (dl.relu_loss_and_gradients(plus, Y, X)[0]
+                  - dl.relu_loss_and_gradients(minus, Y, X)[0]) / (2 * h)
+            assert abs(fd - grads[l][idx]) < 1e-6
+    out = W[2] @ np.maximum(W[1] @ np.maximum(W[0] @ X, 0), 0)
+    assert np.isclose(value, 0.5 * np.sum((out - Y) ** 2))
+
+
+def test_train_relu_decreases_the_loss_and_stops_at_tol(rng):
+    X, Y, _ = dl.classification_data(3, 4, rng)
+    W0 = dl.orthogonal_init(12, 3, 0.8, rng, d_out=3)
+    start = dl.relu_loss_and_gradients(W0, Y, X)[0]
+    W, n, conv = dl.train_relu(W0, Y, X, lr=0.05, steps=300)
+    assert n == 300 and not conv and dl.relu_loss_and_gradients(W, Y, X)[0] < 0.5 * start
+    _, n2, conv2 = dl.train_relu(W0, Y, X, lr=0.05, steps=300, tol=0.5 * start)
+    assert conv2 and n2 < 300
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda r: dl.masked_residual(np.ones((3, 2)), np.ones((3, 3)), [0], [0], [1.0]), "left"),
+    (lambda r: dl.masked_residual(np.ones((3, 2)), np.ones((2, 3)), [0, 1], [0], [1.0]),
+     "rows, cols and values"),
+    (lambda r: dl.masked_residual(np.ones((3, 2)), np.ones((2, 3)), [3], [0], [1.0]), "rows"),
+    (lambda r: dl.masked_residual(np.ones((3, 2)), np.ones((2, 3)), [0], [-1], [1.0]), "cols"),
+    (lambda r: dl.masked_residual_dense(np.ones((3, 2)), np.ones((2, 3)), np.ones((3, 3)),
+                                        np.ones((2, 3))), "target and mask"),
+    (lambda r: dl.observed_entries(np.ones((2, 2)), np.zeros((2, 2))), "mask"),
+    (lambda r: dl.observed_entries(np.ones((2, 2)), 0.5 * np.ones((2, 2))), "mask"),
+    (lambda r: dl.train_observed([np.ones((2, 3))], [0], [0], [1.0], lr=0.1, steps=1),
+     "weights0"),
+    (lambda r: dl.train_observed([np.ones((2, 3)), np.ones((3, 2))], [0, 0], [1, 1], [1.0, 2.0],
+                                 lr=0.1, steps=1), "repeat"),
+    (lambda r: dl.train_observed([np.ones((2, 3)), np.ones((3, 2))], [0], [1], [1.0], lr=0.1,
+                                 steps=1, lr_scale=[1.0]), "lr_scale"),
+    (lambda r: dl.train_observed([np.ones((2, 3)), np.ones((3, 2))], [0], [1], [1.0], lr=0.0,
+                                 steps=1), "lr"),
+    (lambda r: dl.narrow_network(3, 1, 5, 0.1, r), "depth"),
+    (lambda r: dl.uniform_init(3, 2, 0.0, r), "eps"),
+    (lambda r: dl.feature_separation(np.ones((2, 3, 3)), np.ones((3, 4)), np.array([0, 0, 1, 1]),
+                                     activation="tanh"), "activation"),
+    (lambda r: dl.relu_features([np.ones((2, 3))], np.ones((4, 2))), "inputs"),
+    (lambda r: dl.relu_loss_and_gradients([np.ones((2, 3))], np.ones((3, 5)), np.ones((3, 5))),
+     "target"),
+    (lambda r: dl.train_relu([np.ones((2, 3))], np.ones((2, 5)), np.ones((3, 5)), lr=-1.0,
+                             steps=3), "lr"),
+])
+def test_new_functions_raise_value_error_naming_the_argument(rng, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(rng)
+
+
+@pytest.mark.parametrize("bad", [[0.5], ["a"], None])
+def test_index_arrays_of_the_wrong_kind(bad):
+    with pytest.raises(TypeError, match="rows"):
+        dl.masked_residual(np.ones((3, 2)), np.ones((2, 3)), bad, [0], [1.0])

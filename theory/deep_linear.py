@@ -1,6 +1,7 @@
 """Deep linear networks and the law of parsimony (Yaras et al., arXiv:2306.01154).
 
-Setting (spec section 2.1). A depth-``L`` linear network ``f(X) = W_L ... W_1 X = W_{L:1} X`` is
+Setting (docs/01_law_of_parsimony.md, section 1). A depth-``L`` linear network
+``f(X) = W_L ... W_1 X = W_{L:1} X`` is
 trained by full-batch gradient descent on the **sum** loss
 
     l(W) = 1/2 || W_{L:1} X - Y ||_F^2          (no mean; a step size eta acts on this sum),
@@ -14,7 +15,8 @@ The gradient of layer ``l`` is ``G_l = W_{L:l+1}^T B W_{l-1:1}^T`` with ``B = (W
 ``P_l = W_{l:1}`` forward, then ``A_l = W_{L:l+1}^T B`` backward (``A_{l-1} = W_l^T A_l``) and
 ``G_l = A_l P_{l-1}^T``; for square layers that is ``3 (L - 1)`` matrix products per step.
 
-The law of parsimony, in the exact form reconstructed here (spec section 2.2, **[ours]**,
+The law of parsimony, in the exact form reconstructed here (docs/01_law_of_parsimony.md,
+section 2, **[ours]**,
 consistent with the paper's abstract and the official code): from ``W_l(0) = eps O_l`` with
 Haar-orthogonal ``O_l`` and rank-``r`` ``Phi = U_Phi Sigma V_Phi^T``, let
 ``S = span(V_Phi) + span(O^T U_Phi)`` (``O = O_L ... O_1``, ``dim S = 2r`` generically) and
@@ -77,6 +79,15 @@ __all__ = [
     "large_singular_subspaces",
     "layer_alignment",
     "completion_errors",
+    "observed_entries",
+    "masked_residual",
+    "masked_residual_dense",
+    "train_observed",
+    "narrow_network",
+    "uniform_init",
+    "relu_features",
+    "relu_loss_and_gradients",
+    "train_relu",
 ]
 
 
@@ -126,7 +137,7 @@ def _pack(layers):
 
 def orthogonal_init(width: int, depth: int, eps: float, rng, *, d_in: int | None = None,
                     d_out: int | None = None):
-    """``W_l(0) = eps O_l`` with independent Haar-orthogonal ``O_l`` (spec section 2.1).
+    """``W_l(0) = eps O_l`` with independent Haar-orthogonal ``O_l`` (paper's initialisation).
 
     Square layers (``d_in = d_out = width``) give a ``(depth, width, width)`` array. A
     rectangular first or last layer is ``eps`` times the leading rows/columns of a Haar
@@ -145,7 +156,8 @@ def orthogonal_init(width: int, depth: int, eps: float, rng, *, d_in: int | None
 def gaussian_init(width: int, depth: int, eps: float, rng, *, d_in: int | None = None,
                   d_out: int | None = None):
     """I.i.d. Gaussian layers rescaled to the Frobenius norm of ``eps`` times a (semi-)orthogonal
-    matrix of the same shape, ``||W_l||_F = eps sqrt(min(m, n))`` (the repo's "norm" init, E11)."""
+    matrix of the same shape, ``||W_l||_F = eps sqrt(min(m, n))`` (the official code's "norm"
+    init, used in the paper's init-type experiment)."""
     eps = as_float("eps", eps, minimum=0.0, strict_minimum=True)
     shapes = _layer_shapes(width, depth, d_in, d_out)
     rng = _check_rng(rng)
@@ -185,7 +197,8 @@ def observation_mask(shape, fraction: float, rng) -> np.ndarray:
 
 
 def classification_data(n_classes: int, per_class: int, rng):
-    """E8 data: ``X`` an ``N x N`` Haar-orthogonal matrix (columns = samples, ``N = K n``),
+    """The paper's class-separation data: ``X`` an ``N x N`` Haar-orthogonal matrix
+    (columns = samples, ``N = K n``),
     one-hot ``Y`` (``K x N``) and integer labels (``n`` samples per class, in blocks)."""
     K = as_int("n_classes", n_classes, minimum=2)
     n = as_int("per_class", per_class, minimum=1)
@@ -322,7 +335,7 @@ def _shapes(layers):
 
 
 def loss_and_gradients(weights, target, *, inputs=None, mask=None):
-    """The sum loss and every layer gradient in one pass (spec section 2.1).
+    """The sum loss and every layer gradient in one pass (docs/01_law_of_parsimony.md, section 1).
 
     ``l = 1/2 ||W_{L:1} X - Y||_F^2`` (``inputs=X``, ``target=Y``), or with ``inputs=None``
     ``l = 1/2 ||M o (W_{L:1} - Phi)||_F^2`` (``target=Phi``, ``mask=M`` optional, 0/1 entries).
@@ -422,7 +435,8 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
       breaks the invariant block structure).
 
     ``lr_scale``: optional per-layer multipliers of ``eta`` (``gamma`` for the outer factors of
-    the compressed network, spec section 2.4). Snapshots every ``stride`` steps (and the last
+    the compressed network, docs/01_law_of_parsimony.md, section 4). Snapshots every
+    ``stride`` steps (and the last
     iterate); training stops after ``steps`` updates or when the loss falls below ``tol``.
     Raises :class:`DivergenceError` (step and loss) as soon as the loss is non-finite or has
     grown more than ``GROWTH_BOUND``-fold over its initial value.
@@ -624,7 +638,7 @@ def _train_small_gd(stack: np.ndarray, target: np.ndarray, lr: float, steps: int
 
 
 # ---------------------------------------------------------------------------------------------
-# The invariant frame and the block structure (spec section 2.2, reconstruction [ours])
+# The invariant frame and the block structure (docs/01_law_of_parsimony.md, section 2, [ours])
 # ---------------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -834,7 +848,7 @@ def complement_loss(rho, depth: int, m: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
-# Compressed network (spec section 2.4)
+# Compressed network (docs/01_law_of_parsimony.md, section 4)
 # ---------------------------------------------------------------------------------------------
 
 def compressed_problem(frame: Frame, target):
@@ -880,7 +894,8 @@ def compressed_end_to_end(blocks, frame: Frame, rho) -> np.ndarray:
 
 
 def factored_compressed_network(frame: Frame) -> tuple:
-    """The depth-``(L+2)`` compressed network of the official code (spec section 2.4):
+    """The depth-``(L+2)`` compressed network of the official code
+    (docs/01_law_of_parsimony.md, section 4):
     ``[V_{1,1}^T, eps I_{2r} (L times), U_{L,1}]``; its product is
     ``U_{L,1} W~_{L:1} V_{1,1}^T`` (the ``rho^L`` complement is dropped). Train it with
     :func:`train` and ``lr_scale = [gamma, 1, ..., 1, gamma]`` (``gamma > 0`` for masks)."""
@@ -908,7 +923,7 @@ def balancedness(weights) -> np.ndarray:
 
 def large_singular_subspaces(W, rho, *, threshold: float = 1e-7):
     """Left and right singular vectors of ``W`` whose singular values differ from ``rho`` by
-    more than ``threshold`` (the learned block, found from the weights alone; spec C2)."""
+    more than ``threshold`` (the learned block, found from the weights alone)."""
     W = as_float_array("W", W, ndim=2)
     rho = as_float("rho", rho)
     threshold = as_float("threshold", threshold, minimum=0.0)
@@ -918,7 +933,8 @@ def large_singular_subspaces(W, rho, *, threshold: float = 1e-7):
 
 
 def layer_alignment(weights, rho, *, threshold: float = 1e-7) -> np.ndarray:
-    """Alignment of consecutive layers found from the trained weights alone (spec C2).
+    """Alignment of consecutive layers found from the trained weights alone (notebook 01,
+    section 4).
 
     For every snapshot ``s`` and ``l = 1 .. L-1``: the sine of the largest principal angle
     between the left singular vectors of ``W_l`` and the right singular vectors of ``W_{l+1}``
@@ -967,10 +983,13 @@ def _class_scatter(H, labels):
     return within, between
 
 
-def feature_separation(weights, inputs, labels) -> np.ndarray:
+def feature_separation(weights, inputs, labels, *, activation: str = "linear") -> np.ndarray:
     """``D_l = tr Sigma_W / tr Sigma_B`` of the features ``h_l = W_{l:1} X``, ``l = 0 .. L-1``
-    (spec section 2.5; the final output is not included). ``Sigma_W = 1/N sum_i (h_i - mu_{y_i})
-    (h_i - mu_{y_i})^T``, ``Sigma_B = 1/K sum_k (mu_k - mu_G)(mu_k - mu_G)^T``."""
+    (the official code's metric, docs/01_law_of_parsimony.md; the final output is not
+    included). ``Sigma_W = 1/N sum_i (h_i - mu_{y_i}) (h_i - mu_{y_i})^T``,
+    ``Sigma_B = 1/K sum_k (mu_k - mu_G)(mu_k - mu_G)^T``. ``activation="relu"``: the features
+    ``h_l = max(W_l h_{l-1}, 0)`` of the ReLU network (:func:`relu_features`)."""
+    activation = as_choice("activation", activation, {"linear", "relu"})
     layers = _as_layers("weights", weights)
     X = as_float_array("inputs", inputs, ndim=2)
     if X.shape[0] != layers[0].shape[1]:
@@ -986,6 +1005,8 @@ def feature_separation(weights, inputs, labels) -> np.ndarray:
         within, between = _class_scatter(H, labels)
         out.append(within / between)
         H = layers[l] @ H
+        if activation == "relu":
+            H = np.maximum(H, 0.0)
     return np.asarray(out)
 
 
@@ -1019,3 +1040,260 @@ def log_linear_fit(values):
     total = np.sum((y - y.mean()) ** 2)
     r2 = 1.0 - float(np.sum(resid**2)) / float(total) if total > 0 else 1.0
     return float(math.exp(slope)), r2
+
+
+# ---------------------------------------------------------------------------------------------
+# Matrix completion on the observed entries only (paper's compressed-network experiments)
+# ---------------------------------------------------------------------------------------------
+
+def _index_array(name: str, value, bound: int) -> np.ndarray:
+    """A 1-D integer array with entries in ``[0, bound)``."""
+    arr = np.asarray(value)
+    if arr.dtype == object or arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be a 1-D integer array, got dtype {arr.dtype}")
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D integer array, got shape {arr.shape}")
+    if arr.min() < 0 or arr.max() >= bound:
+        raise ValueError(f"{name} must hold indices in [0, {bound}), got range "
+                         f"[{arr.min()}, {arr.max()}]")
+    return arr.astype(np.intp, copy=False)
+
+
+def observed_entries(target, mask):
+    """``(rows, cols, values)`` of the observed entries (``mask = 1``) of ``target``, in
+    row-major order: the data a completion loss may use."""
+    Phi = as_float_array("target", target, ndim=2)
+    M = as_float_array("mask", mask, ndim=2)
+    if M.shape != Phi.shape:
+        raise ValueError(f"mask must have the shape of target {Phi.shape}, got {M.shape}")
+    if not np.all((M == 0) | (M == 1)):
+        raise ValueError("mask must contain only 0 and 1")
+    rows, cols = np.nonzero(M)
+    if rows.size == 0:
+        raise ValueError("mask must observe at least one entry")
+    return rows, cols, Phi[rows, cols]
+
+
+def masked_residual(left, right, rows, cols, values) -> np.ndarray:
+    """Residual of ``P = left @ right`` on the observed entries only:
+    ``r_s = sum_a left[i_s, a] right[a, j_s] - values_s`` for the pairs ``(i_s, j_s)``.
+
+    Row-wise products of the two factors gathered at the observed pairs cost ``O(n_obs k)``
+    for inner dimension ``k``, instead of the ``O(d_out d_in k)`` of forming ``P``; the masked
+    loss is ``1/2 sum_s r_s^2``. Dense reference: :func:`masked_residual_dense`.
+    """
+    A = as_float_array("left", left, ndim=2)
+    B = as_float_array("right", right, ndim=2)
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"left has {A.shape[1]} columns but right has {B.shape[0]} rows")
+    i = _index_array("rows", rows, A.shape[0])
+    j = _index_array("cols", cols, B.shape[1])
+    v = as_float_array("values", values, ndim=1)
+    if not i.size == j.size == v.size:
+        raise ValueError(f"rows, cols and values must have one length, got {i.size}, {j.size}, "
+                         f"{v.size}")
+    return _gather_residual(A, B, i, j, v)
+
+
+def _gather_residual(A, B, i, j, v) -> np.ndarray:
+    """``sum_a A[i_s, a] B[a, j_s] - v_s`` without validation: one pass per inner index ``a``
+    gathering from the rows of ``A^T`` and ``B`` (short, cache-resident vectors), which beats
+    gathering ``k``-vectors per pair by 2-3x when ``k`` is small."""
+    At = np.ascontiguousarray(A.T)
+    acc = np.negative(v)
+    for a in range(B.shape[0]):
+        acc += At[a].take(i) * B[a].take(j)
+    return acc
+
+
+def masked_residual_dense(left, right, target, mask) -> np.ndarray:
+    """Dense reference of :func:`masked_residual`: ``M o (left @ right - Phi)`` as a full
+    ``d_out x d_in`` matrix (``O(d_out d_in k)``); equal to it on the observed entries and zero
+    elsewhere."""
+    A = as_float_array("left", left, ndim=2)
+    B = as_float_array("right", right, ndim=2)
+    Phi = as_float_array("target", target, ndim=2)
+    M = as_float_array("mask", mask, ndim=2)
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(f"left has {A.shape[1]} columns but right has {B.shape[0]} rows")
+    if Phi.shape != (A.shape[0], B.shape[1]) or M.shape != Phi.shape:
+        raise ValueError(f"target and mask must have shape {(A.shape[0], B.shape[1])}, got "
+                         f"{Phi.shape} and {M.shape}")
+    return M * (A @ B - Phi)
+
+
+def train_observed(weights0, rows, cols, values, *, lr: float, steps: int, lr_scale=None,
+                   stride: int = 1, tol: float | None = None, progress: bool = False):
+    """Plain GD on the masked sum loss ``1/2 sum_s ((W_{L:1})_{i_s j_s} - v_s)^2`` at a cost
+    set by the observed entries, for a chain whose first layer ``W_1`` (``k x d_in``) and last
+    layer ``W_L`` (``d_out x k``) are the only wide ones (the compressed network
+    ``[V_{1,1}^T, eps I_{2r} (L times), U_{L,1}]`` of the official code, or a narrow network).
+
+    Same iteration as :func:`train` with ``mask`` (``G_l = W_{L:l+1}^T R W_{l-1:1}^T``, ``R``
+    the masked residual), but ``R`` is kept as a ``scipy.sparse`` matrix with the observed
+    pattern: the residual is gathered by :func:`masked_residual` from ``W_{L:2}`` and ``W_1``,
+    and ``R W_1^T`` and ``R^T W_{L:2}`` are sparse-dense products, so a step costs
+    ``O(n_obs k + d k^2 + L k^3)``, not ``O(d^2 k)``. ``lr_scale`` multiplies the step size per
+    layer (``gamma`` on the outer factors). Needs ``L >= 2``. Returns a :class:`Trajectory`
+    whose ``weights`` is a tuple of per-layer snapshot stacks.
+    """
+    from scipy import sparse
+
+    layers = [W.copy() for W in _as_layers("weights0", weights0)]
+    L = len(layers)
+    if L < 2:
+        raise ValueError("weights0 must hold at least two layers")
+    d_out, d_in = layers[-1].shape[0], layers[0].shape[1]
+    i = _index_array("rows", rows, d_out)
+    j = _index_array("cols", cols, d_in)
+    v = as_float_array("values", values, ndim=1)
+    if not i.size == j.size == v.size:
+        raise ValueError(f"rows, cols and values must have one length, got {i.size}, {j.size}, "
+                         f"{v.size}")
+    order = np.lexsort((j, i))                 # CSR order: the residual fills R.data directly
+    i, j, v = i[order], j[order], v[order]
+    if np.any((np.diff(i) == 0) & (np.diff(j) == 0)):
+        raise ValueError("rows and cols must not repeat an (i, j) pair")
+    lr = as_float("lr", lr, minimum=0.0, strict_minimum=True)
+    steps = as_int("steps", steps, minimum=0)
+    stride = as_int("stride", stride, minimum=1)
+    tol = None if tol is None else as_float("tol", tol, minimum=0.0)
+    if lr_scale is None:
+        rates = [lr] * L
+    else:
+        scales = as_float_array("lr_scale", lr_scale, ndim=1)
+        if scales.size != L or np.any(scales < 0):
+            raise ValueError(f"lr_scale must hold {L} non-negative numbers")
+        rates = [lr * float(s) for s in scales]
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=d_out))])
+    R = sparse.csr_matrix((np.zeros(i.size), j, indptr), shape=(d_out, d_in))
+    perm = np.lexsort((i, j))                   # the same entries in the CSR order of R^T
+    indptr_t = np.concatenate([[0], np.cumsum(np.bincount(j, minlength=d_in))])
+    RT = sparse.csr_matrix((np.zeros(i.size), i[perm], indptr_t), shape=(d_in, d_out))
+
+    def forward():
+        # suffix[l] = W_{L:l+1} (d_out x k_l), l = 1 .. L-1 (0-based suffix[l-1])
+        suffix = [None] * L
+        suffix[L - 1] = layers[-1]
+        for l in range(L - 2, 0, -1):
+            suffix[l] = suffix[l + 1] @ layers[l]
+        res = _gather_residual(suffix[1], layers[0], i, j, v)
+        return suffix, res
+
+    snaps, snap_steps = [], []
+    losses = np.empty(steps + 1)
+    converged, t = False, 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in _progress(range(steps + 1), enable=progress, desc=f"observed x{L}"):
+            suffix, res = forward()
+            value = 0.5 * float(res @ res)
+            losses[t] = value
+            if not math.isfinite(value):
+                raise DivergenceError(t, value)
+            if value > GROWTH_BOUND * losses[0] > 0:
+                raise DivergenceError(t, value, f"the loss grew more than {GROWTH_BOUND:.0e}-fold")
+            converged = tol is not None and value < tol
+            last = converged or t == steps
+            if t % stride == 0 or last:
+                snaps.append([W.copy() for W in layers])
+                snap_steps.append(t)
+            if last:
+                break
+            R.data[:] = res
+            RT.data[:] = res[perm]
+            T = np.asarray(R @ layers[0].T)                  # R W_1^T (d_out x k_1)
+            grads = [np.asarray(RT @ suffix[1]).T]           # G_1 = W_{L:2}^T R
+            below = None                                     # W_{l-1:2} (k x k), None = I
+            for l in range(1, L):
+                TB = T if below is None else T @ below.T     # R W_{l-1:1}^T
+                grads.append(TB if l == L - 1 else suffix[l + 1].T @ TB)
+                below = layers[l] if below is None else layers[l] @ below
+            for l in range(L):
+                if rates[l]:
+                    layers[l] -= rates[l] * grads[l]
+    losses = losses[: t + 1]
+    weights = tuple(np.stack([s[l] for s in snaps]) for l in range(L))
+    return Trajectory(weights, np.asarray(snap_steps), losses, bool(converged))
+
+
+def narrow_network(width: int, depth: int, d: int, eps: float, rng) -> tuple:
+    """A narrow orthogonally initialised network of the paper's compressed-vs-narrow
+    comparison: ``W_1`` (``width x d``), ``depth - 2`` square ``width x width`` layers and
+    ``W_L`` (``d x width``), each ``eps`` times a (semi-)orthogonal matrix."""
+    width = as_int("width", width, minimum=1)
+    depth = as_int("depth", depth, minimum=2)
+    d = as_int("d", d, minimum=1)
+    return tuple(orthogonal_init(width, depth, eps, rng, d_in=d, d_out=d))
+
+
+# ---------------------------------------------------------------------------------------------
+# Other initialisations and ReLU networks (paper's class-separation experiments)
+# ---------------------------------------------------------------------------------------------
+
+def uniform_init(width: int, depth: int, eps: float, rng, *, d_in: int | None = None,
+                 d_out: int | None = None):
+    """I.i.d. uniform ``U(-1, 1)`` layers rescaled to the Frobenius norm of ``eps`` times a
+    (semi-)orthogonal matrix of the same shape, ``||W_l||_F = eps sqrt(min(m, n))`` (the
+    official code's "unif" init, norm-matched like :func:`gaussian_init`)."""
+    eps = as_float("eps", eps, minimum=0.0, strict_minimum=True)
+    shapes = _layer_shapes(width, depth, d_in, d_out)
+    rng = _check_rng(rng)
+    layers = []
+    for m, n in shapes:
+        G = rng.uniform(-1.0, 1.0, (m, n))
+        layers.append(G * (eps * math.sqrt(min(m, n)) / np.linalg.norm(G)))
+    return _pack(layers)
+
+
+def relu_features(weights, inputs) -> list:
+    """Hidden features of the ReLU network ``f(X) = W_L s(W_{L-1} ... s(W_1 X))``,
+    ``s(z) = max(z, 0)``: ``[X, h_1, ..., h_{L-1}]`` with ``h_l = s(W_l h_{l-1})`` (the output
+    layer is linear and not included)."""
+    layers = _as_layers("weights", weights)
+    X = as_float_array("inputs", inputs, ndim=2)
+    if X.shape[0] != layers[0].shape[1]:
+        raise ValueError(f"inputs must have {layers[0].shape[1]} rows, got {X.shape}")
+    H = [X]
+    for W in layers[:-1]:
+        H.append(np.maximum(W @ H[-1], 0.0))
+    return H
+
+
+def relu_loss_and_gradients(weights, target, inputs):
+    """Sum loss ``1/2 ||f(X) - Y||_F^2`` of the ReLU network of :func:`relu_features` and its
+    layer gradients (backpropagation: ``delta_L = f(X) - Y``, ``G_l = delta_l h_{l-1}^T``,
+    ``delta_{l-1} = (W_l^T delta_l) o 1[W_{l-1} h_{l-2} > 0]``). Returns ``(loss, grads)``."""
+    layers = _as_layers("weights", weights)
+    H = relu_features(layers, inputs)
+    Y = as_float_array("target", target, ndim=2)
+    out = layers[-1] @ H[-1]
+    if Y.shape != out.shape:
+        raise ValueError(f"target must have shape {out.shape}, got {Y.shape}")
+    delta = out - Y
+    value = 0.5 * float(np.vdot(delta, delta))
+    grads = [None] * len(layers)
+    for l in range(len(layers) - 1, -1, -1):
+        grads[l] = delta @ H[l].T
+        if l:
+            delta = (layers[l].T @ delta) * (H[l] > 0)
+    return value, _pack(grads)
+
+
+def train_relu(weights0, target, inputs, *, lr: float, steps: int, tol: float | None = None):
+    """Full-batch GD on the ReLU network's sum loss (:func:`relu_loss_and_gradients`); stops
+    after ``steps`` updates or once the loss is below ``tol``. Returns ``(final weights,
+    n_steps, converged)``."""
+    layers = [W.copy() for W in _as_layers("weights0", weights0)]
+    lr = as_float("lr", lr, minimum=0.0, strict_minimum=True)
+    steps = as_int("steps", steps, minimum=0)
+    tol = None if tol is None else as_float("tol", tol, minimum=0.0)
+    first = None
+    for t in range(steps + 1):
+        value, grads = relu_loss_and_gradients(layers, target, inputs)
+        first = value if first is None else first
+        if not math.isfinite(value) or value > GROWTH_BOUND * first > 0:
+            raise DivergenceError(t, value)
+        if (tol is not None and value < tol) or t == steps:
+            return _pack(layers), t, bool(tol is not None and value < tol)
+        for W, G in zip(layers, grads):
+            W -= lr * G

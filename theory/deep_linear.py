@@ -20,8 +20,8 @@ section 2, **[ours]**,
 consistent with the paper's abstract and the official code): from ``W_l(0) = eps O_l`` with
 Haar-orthogonal ``O_l`` and rank-``r`` ``Phi = U_Phi Sigma V_Phi^T``, let
 ``S = span(V_Phi) + span(O^T U_Phi)`` (``O = O_L ... O_1``, ``dim S = 2r`` generically) and
-``V_1 = [V_{1,1} | V_{1,2}]`` with ``range V_{1,1} = S``; ``U_l = O_l V_l``, ``V_{l+1} = U_l``. Then for
-every step ``t`` of GD (or heavy-ball momentum)
+``V_1 = [V_{1,1} | V_{1,2}]`` with ``range V_{1,1} = S``; ``U_l = O_l V_l``, ``V_{l+1} = U_l``.
+Then for every step ``t`` of GD (or heavy-ball momentum)
 
     W_l(t) = U_l diag(W~_l(t), rho(t) I_{d-2r}) V_l^T,    W~_l(0) = eps I_{2r},
 
@@ -285,7 +285,7 @@ class _Problem:
             if not np.all((self.mask == 0) | (self.mask == 1)):
                 raise ValueError("mask must contain only 0 and 1")
         L = len(shapes)
-        self.prefix = [None] + [np.empty((m, d_in)) for m, _ in shapes[1:]]
+        self.prefix: list = [None] + [np.empty((m, d_in)) for m, _ in shapes[1:]]
         self.back = [np.empty((m, d_in)) for m, _ in shapes[:-1]]
         self.residual = np.empty(self.target.shape)
         self.B = np.empty((d_out, d_in)) if inputs is not None else None
@@ -430,7 +430,8 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
     """Full-batch training of a deep linear network on the sum loss (see :func:`loss`).
 
     * ``optimizer="gd"``: ``W_l <- W_l - eta G_l``;
-    * ``"momentum"`` (heavy ball, optax convention): ``b_l <- mu b_l + G_l``, ``W_l <- W_l - eta b_l``;
+    * ``"momentum"`` (heavy ball, optax convention): ``b_l <- mu b_l + G_l``,
+      ``W_l <- W_l - eta b_l``;
     * ``"adam"``: the standard bias-corrected Adam (negative control: its entrywise scaling
       breaks the invariant block structure).
 
@@ -483,8 +484,8 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
         state_stack = np.zeros_like(stack)
         state = list(state_stack)
     else:
-        state = [np.zeros_like(W) for W in layers] if optimizer != "gd" else None
-    state2 = [np.zeros_like(W) for W in layers] if optimizer == "adam" else None
+        state = [np.zeros_like(W) for W in layers] if optimizer != "gd" else []
+    state2 = [np.zeros_like(W) for W in layers] if optimizer == "adam" else []
 
     def snapshot():
         return stack.copy() if uniform else [W.copy() for W in layers]
@@ -541,6 +542,7 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
                     rate = lr if rates is None else rates[l]
                     layers[l] -= rate * m_hat / (np.sqrt(v_hat) + adam_eps)
     losses = losses[: t + 1]
+    weights: np.ndarray | tuple[np.ndarray, ...]
     if uniform:
         weights = np.stack(snaps)
     else:
@@ -1173,7 +1175,7 @@ def train_observed(weights0, rows, cols, values, *, lr: float, steps: int, lr_sc
 
     def forward():
         # suffix[l] = W_{L:l+1} (d_out x k_l), l = 1 .. L-1 (0-based suffix[l-1])
-        suffix = [None] * L
+        suffix: list = [None] * L
         suffix[L - 1] = layers[-1]
         for l in range(L - 2, 0, -1):
             suffix[l] = suffix[l + 1] @ layers[l]

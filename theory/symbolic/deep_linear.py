@@ -1,4 +1,5 @@
-"""Sympy derivations for the law of parsimony (Yaras et al., arXiv:2306.01154; derivations of docs/01_law_of_parsimony.md).
+"""Sympy derivations for the law of parsimony (Yaras et al., arXiv:2306.01154; the derivations
+of docs/01_law_of_parsimony.md).
 
 Everything here is a reconstruction (**[ours]**) that supports the paper's abstract:
 
@@ -55,7 +56,8 @@ def chain(depth: int = 3, n: int = 2):
 
 
 def layer_gradients(Ws, Phi):
-    """Closed-form gradients ``G_l = W_{L:l+1}^T (W_{L:1} - Phi) W_{l-1:1}^T`` (docs/01_law_of_parsimony.md, section 1)."""
+    """Closed-form gradients ``G_l = W_{L:l+1}^T (W_{L:1} - Phi) W_{l-1:1}^T``
+    (docs/01_law_of_parsimony.md, section 1)."""
     E = _product(Ws) - Phi
     n = Phi.shape[0]
     grads = []
@@ -206,7 +208,6 @@ def plateau_leading_term(depth=None):
     q = sp.Symbol("q", positive=True)
     phi, eps = sp.symbols("phi epsilon", positive=True)
     if depth is None:
-        L = sp.Symbol("L", positive=True)
         k = sp.Symbol("k", positive=True)   # L = 2 + k, k > 0
         L_val = 2 + k
     else:

@@ -58,6 +58,12 @@ def chain(depth: int = 3, n: int = 2):
 def layer_gradients(Ws, Phi):
     """Closed-form gradients ``G_l = W_{L:l+1}^T (W_{L:1} - Phi) W_{l-1:1}^T``
     (docs/01_law_of_parsimony.md, section 1)."""
+    if isinstance(Ws, (str, bytes)) or not hasattr(Ws, "__len__") or not len(Ws):
+        raise TypeError(f"Ws must be a non-empty list of square sympy matrices, got {Ws!r}")
+    if not isinstance(Phi, sp.MatrixBase) or Phi.rows != Phi.cols:
+        raise TypeError(f"Phi must be a square sympy Matrix, got {type(Phi).__name__}")
+    if not all(isinstance(W, sp.MatrixBase) and W.shape == Phi.shape for W in Ws):
+        raise TypeError(f"Ws must hold sympy matrices of the shape of Phi {Phi.shape}")
     E = _product(Ws) - Phi
     n = Phi.shape[0]
     grads = []
@@ -155,6 +161,7 @@ def complement_local_error(depth: int):
     """Leading term of ``rho_GD(one step) - rho_flow(eta)``: ``-(2L-1)/2 eps^{4L-3} eta^2``.
 
     Returns ``(series_difference, expected)``."""
+    depth = as_int("depth", depth, minimum=1)
     rho, t, eps, L = complement_flow(depth)
     eta = sp.Symbol("eta", positive=True)
     gd = eps - eta * eps ** (2 * L - 1)

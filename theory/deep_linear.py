@@ -41,7 +41,7 @@ import numpy as np
 from . import linalg
 from ._validate import (as_choice, as_float, as_float_array, as_generator, as_int,
                         as_matrix_stack, as_shape)
-from .errors import GROWTH_BOUND, DivergenceError
+from .errors import GROWTH_BOUND, DivergenceError, check_loss
 from .progress import progress as _progress
 
 _FLOAT_MAX = sys.float_info.max
@@ -499,10 +499,7 @@ def train(weights0, target, *, lr: float, steps: int, inputs=None, mask=None,
         for t in iterator:
             value = problem.forward(layers)
             losses[t] = value
-            if not math.isfinite(value):
-                raise DivergenceError(t, value)
-            if value > GROWTH_BOUND * losses[0] > 0:
-                raise DivergenceError(t, value, f"the loss grew more than {GROWTH_BOUND:.0e}-fold")
+            check_loss(t, value, losses[0])
             converged = tol is not None and value < tol
             last = converged or t == steps
             if t % stride == 0 or last:
@@ -1190,10 +1187,7 @@ def train_observed(weights0, rows, cols, values, *, lr: float, steps: int, lr_sc
             suffix, res = forward()
             value = 0.5 * float(res @ res)
             losses[t] = value
-            if not math.isfinite(value):
-                raise DivergenceError(t, value)
-            if value > GROWTH_BOUND * losses[0] > 0:
-                raise DivergenceError(t, value, f"the loss grew more than {GROWTH_BOUND:.0e}-fold")
+            check_loss(t, value, losses[0])
             converged = tol is not None and value < tol
             last = converged or t == steps
             if t % stride == 0 or last:

@@ -525,8 +525,43 @@ def check_gd_order(flow: GradientFlow, y0, T: float, h: float, *, levels: int = 
     return OrderReport(T, steps, gaps, ratios, order, stderr, expected, band, rtol, atol)
 
 
+class _TwoSidedReport(_Report):
+    """A check decided by sympy *and* by the numerics: it holds when both accept, and is
+    INCONCLUSIVE (never a pass) when they disagree. Subclasses define ``symbolic_holds``,
+    ``numeric_holds`` and ``_TEXT``."""
+
+    _TEXT: tuple[str, str, str, str, str, str]
+
+    @property
+    def symbolic_holds(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def numeric_holds(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def holds(self) -> bool:
+        return self.symbolic_holds and self.numeric_holds
+
+    @property
+    def consistent(self) -> bool:
+        return self.symbolic_holds == self.numeric_holds
+
+    @property
+    def verdict(self) -> str:
+        yes, no, sym_yes, sym_no, num_yes, num_no = self._TEXT
+        if self.holds:
+            return yes
+        if not self.consistent:
+            return ("INCONCLUSIVE: sympy and the numerics disagree ("
+                    + (sym_yes if self.symbolic_holds else sym_no)
+                    + ", numerics " + (num_yes if self.numeric_holds else num_no) + ")")
+        return no
+
+
 @dataclass(repr=False)
-class ConservationReport(_Report):
+class ConservationReport(_TwoSidedReport):
     """Symbolic and numerical check of a candidate conserved quantity ``Q``.
 
     ``rate`` is ``dQ/dt`` along the flow as reduced by :func:`symbolic_residual` (0 when
@@ -570,23 +605,9 @@ class ConservationReport(_Report):
     def numeric_holds(self) -> bool:
         return bool(self.flow_drift <= self.flow_tol and self.gd_holds)
 
-    @property
-    def holds(self) -> bool:
-        return self.symbolic_holds and self.numeric_holds
-
-    @property
-    def consistent(self) -> bool:
-        return self.symbolic_holds == self.numeric_holds
-
-    @property
-    def verdict(self) -> str:
-        if self.holds:
-            return "conserved"
-        if not self.consistent:
-            return ("INCONCLUSIVE: sympy and the numerics disagree ("
-                    + ("symbolic rate 0" if self.symbolic_holds else "symbolic rate non-zero")
-                    + ", numerics " + ("conserved" if self.numeric_holds else "drift") + ")")
-        return "NOT conserved"
+    # verdict texts of _TwoSidedReport: holds, fails, sympy yes/no, numerics yes/no
+    _TEXT = ("conserved", "NOT conserved", "symbolic rate 0", "symbolic rate non-zero",
+             "conserved", "drift")
 
     def failing_term(self, max_chars: int = 300) -> str:
         """The first non-zero entry of ``dQ/dt`` (entry index for a matrix), as text."""
@@ -690,7 +711,7 @@ def check_conserved(flow: GradientFlow, candidate, y0, T: float, h: float, *, le
 
 
 @dataclass(repr=False)
-class ClosedFormReport(_Report):
+class ClosedFormReport(_TwoSidedReport):
     """Symbolic and numerical check of a candidate closed-form solution ``theta(t) = S(t, p)``.
 
     ``residual`` is ``dS/dt - rhs(S)`` reduced by :func:`symbolic_residual` (per state entry);
@@ -723,23 +744,8 @@ class ClosedFormReport(_Report):
     def numeric_holds(self) -> bool:
         return bool(np.isfinite(self.max_error) and self.max_error <= self.match_tol)
 
-    @property
-    def holds(self) -> bool:
-        return self.symbolic_holds and self.numeric_holds
-
-    @property
-    def consistent(self) -> bool:
-        return self.symbolic_holds == self.numeric_holds
-
-    @property
-    def verdict(self) -> str:
-        if self.holds:
-            return "solves the flow"
-        if not self.consistent:
-            return ("INCONCLUSIVE: sympy and the numerics disagree ("
-                    + ("ODE residual 0" if self.symbolic_holds else "ODE residual non-zero")
-                    + ", numerics " + ("agree" if self.numeric_holds else "disagree") + ")")
-        return "does NOT solve the flow"
+    _TEXT = ("solves the flow", "does NOT solve the flow", "ODE residual 0",
+             "ODE residual non-zero", "agree", "disagree")
 
     def failing_term(self, max_chars: int = 300) -> str:
         """The first non-zero entry of the ODE residual ``dS/dt - rhs(S)``, as text."""

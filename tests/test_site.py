@@ -214,7 +214,8 @@ def test_readme_pass_rate_section(built, tmp_path):
                       f"{book.RATES_END}\n")
     report = {"mode": "quick", "notebooks": []}
     assert book.update_readme(readme, report, book.load_results(results))
-    assert "| `09_toy` | T1 | evidence | 19/20 | 0.95 | [0.76, 0.99] |" in readme.read_text()
+    assert ("| `09_toy` | T1 | evidence | PASS | 19/20 | 0.95 | [0.76, 0.99] | PASS |"
+            in readme.read_text())
     assert book.update_readme(readme, report, book.load_results(tmp_path / "none"))
     assert "is not committed" in readme.read_text()
 

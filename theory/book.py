@@ -585,6 +585,25 @@ def committed_claim_counts(folder: Path) -> dict[str, tuple[int, int, int, int]]
     return counts
 
 
+def _committed_verdict(summary: dict, seeds) -> str:
+    """The verdict at the sweep's first seed (``k = 0``, the committed run) from a sweep summary:
+    ``failed_seeds`` lists the seeds where the claim failed."""
+    from .claims import FAIL, NOT_REPRODUCED, PASS
+
+    first = seeds[0] if isinstance(seeds, list) and seeds else None
+    if first is None or not summary.get("runs") or first in summary.get("missing_seeds", []):
+        return "-"
+    if first not in summary.get("failed_seeds", []):
+        return PASS
+    return NOT_REPRODUCED if summary.get("documented") else FAIL
+
+
+def _full_verdict(full: dict | None, notebook: str, claim_id: str) -> str:
+    if full is None or (notebook, claim_id) not in full:
+        return "not run"
+    return _verdict(full[(notebook, claim_id)])
+
+
 def pass_rate_table(results: dict) -> str:
     """The README section (markdown) of per-claim pass rates over seeds."""
     if not isinstance(results, dict):
@@ -597,10 +616,15 @@ def pass_rate_table(results: dict) -> str:
         meta = results.get("sweep_meta", {})
         seeds = meta.get("seeds")
         over = f" over {len(seeds) if isinstance(seeds, list) else seeds} seeds" if seeds else ""
-        lines += [f"Pass rate of each claim{over} in quick mode (from `{SWEEP_FILE}`), with "
-                  "its 95% Wilson interval.", "",
-                  "| notebook | claim | kind | seeds passed | pass rate | 95% interval |",
-                  "|---|---|---|---:|---:|---|"]
+        full = results.get("full")
+        lines += [f"Each claim{over} in quick mode (from `{SWEEP_FILE}`): its verdict at the "
+                  "committed seed (k = 0), the seeds at which it passed with the pass rate's 95% "
+                  "Wilson interval, and its verdict at the papers' sizes (full mode, one seed, "
+                  f"from `{FULL_FILE}`; *not run* where that notebook's full mode is not in the "
+                  "record, see `results/README.md`).", "",
+                  "| notebook | claim | kind | committed seed | seeds passed | pass rate | "
+                  "95% interval | full mode |",
+                  "|---|---|---|---|---:|---:|---|---|"]
         for (nb, cid), c in sweep.items():
             low, high = c.get("wilson_low"), c.get("wilson_high")
             interval = f"[{low:.2f}, {high:.2f}]" if low is not None and high is not None else "-"
@@ -608,7 +632,9 @@ def pass_rate_table(results: dict) -> str:
             if rate is None and c.get("runs"):
                 rate = c["passed"] / c["runs"]
             lines.append(f"| `{nb}` | {cid} | {c.get('kind') or '?'} | "
+                         f"{_committed_verdict(c, seeds)} | "
                          f"{c.get('passed')}/{c.get('runs')} | "
-                         f"{'-' if rate is None else f'{rate:.2f}'} | {interval} |")
+                         f"{'-' if rate is None else f'{rate:.2f}'} | {interval} | "
+                         f"{_full_verdict(full, nb, cid)} |")
     lines.append(RATES_END)
     return "\n".join(lines)

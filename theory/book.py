@@ -636,9 +636,11 @@ def pass_rate_table(results: dict) -> str:
                          f"{c.get('passed')}/{c.get('runs')} | "
                          f"{'-' if rate is None else f'{rate:.2f}'} | {interval} | "
                          f"{_full_verdict(full, nb, cid)} |")
-        only_full = sorted(key for key in (full or {}) if key not in sweep)
+        full_claims = full or {}
+        only_full = sorted(key for key in full_claims if key not in sweep)
         if only_full:
             lines += ["", "Checked at the papers' sizes only (full mode): " + ", ".join(
-                f"`{nb}` {cid} {_verdict(full[(nb, cid)])}" for nb, cid in only_full) + "."]
+                f"`{nb}` {cid} {_verdict(full_claims[(nb, cid)])}" for nb, cid in only_full)
+                + "."]
     lines.append(RATES_END)
     return "\n".join(lines)

@@ -1,6 +1,8 @@
 """Tests of theory.critical_sets: derivatives against finite differences, the embedding and
 reduction operators, the Hessian criterion, null neurons, gradient flow and bad input."""
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -356,12 +358,13 @@ def test_divergence_error_is_a_value_error():
 def _images(theta):
     """The 8 images of a width-2, d = 1 point under neuron permutation and per-neuron flips,
     each with a flag: exactly one neuron flipped (which maps L1 to L2 and back)."""
-    a1, a2, w1, w2 = theta
+    # written independently of the library's own enumeration, which the distance function uses
+    a, w = np.asarray(theta[:2], dtype=float), np.asarray(theta[2:], dtype=float)
     out = []
-    for (b1, v1), (b2, v2) in (((a1, w1), (a2, w2)), ((a2, w2), (a1, w1))):
-        for s1 in (1.0, -1.0):
-            for s2 in (1.0, -1.0):
-                out.append((np.array([s1 * b1, s2 * b2, s1 * v1, s2 * v2]), s1 * s2 < 0))
+    for order in ([0, 1], [1, 0]):
+        for signs in itertools.product((1.0, -1.0), repeat=2):
+            s = np.array(signs)
+            out.append((np.concatenate([s * a[order], s * w[order]]), s[0] * s[1] < 0))
     return out
 
 

@@ -120,9 +120,13 @@ def test_ctrl_c_stops_cleanly_without_half_written_files(tmp_path):
     write_notebook(tmp_path / "01_slow.ipynb", "import time\ntime.sleep(120)")
     write_notebook(tmp_path / "02_queued.ipynb", "x = 1")
     out = tmp_path / "out"
+    # A terminal delivers SIGINT to a process whose disposition is the default; a shell that
+    # started this test run in the background (job control off) has it ignored, and a child
+    # would inherit that. Restore the default so the test sees what a user's Ctrl-C does.
     proc = subprocess.Popen([sys.executable, "-m", "theory", "verify", "--notebooks",
                              str(tmp_path), "--out", str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while not (out / "claims").parent.exists() and time.time() < deadline:
         time.sleep(0.2)

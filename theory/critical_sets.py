@@ -336,6 +336,21 @@ def _canonical(theta, d, odd):
     return pack(a[order], W[order])
 
 
+def _multistart_settings(X, y, width, rng, n_starts, init_scale, gtol, max_abs, max_cond):
+    """The validated settings shared by the two multistart searches (each bad value raises a
+    ``ValueError`` naming its argument); checks ``(X, y)`` against a width-``width`` network."""
+    X = _as_inputs(X)
+    width = as_int("width", width, minimum=1)
+    n_starts = as_int("n_starts", n_starts, minimum=1)
+    init_scale = as_float("init_scale", init_scale, minimum=0.0, strict_minimum=True)
+    gtol = as_float("gtol", gtol, minimum=0.0, strict_minimum=True)
+    max_abs = as_float("max_abs", max_abs, minimum=0.0, strict_minimum=True)
+    max_cond = as_float("max_cond", max_cond, minimum=1.0)
+    rng = as_generator("rng", rng)
+    _as_problem(np.zeros(width * (X.shape[1] + 1)), X, y)
+    return X, width, n_starts, init_scale, gtol, max_abs, max_cond, rng
+
+
 def find_critical_points(X, y, width: int, rng: np.random.Generator, activation="tanh", *,
                          n_starts: int = 20, init_scale: float = 1.0, gtol: float = 1e-10,
                          newton_steps: int = 20, bfgs_maxiter: int = 500, max_abs: float = 1e3,
@@ -351,16 +366,9 @@ def find_critical_points(X, y, width: int, rng: np.random.Generator, activation=
     near-critical points on a channel to infinity (``a -> infinity, w -> 0``, M25), not critical
     points.
     """
-    X = _as_inputs(X)
-    width = as_int("width", width, minimum=1)
-    n_starts = as_int("n_starts", n_starts, minimum=1)
-    init_scale = as_float("init_scale", init_scale, minimum=0.0, strict_minimum=True)
-    gtol = as_float("gtol", gtol, minimum=0.0, strict_minimum=True)
-    max_abs = as_float("max_abs", max_abs, minimum=0.0, strict_minimum=True)
+    X, width, n_starts, init_scale, gtol, max_abs, max_cond, rng = _multistart_settings(
+        X, y, width, rng, n_starts, init_scale, gtol, max_abs, max_cond)
     bfgs_maxiter = as_int("bfgs_maxiter", bfgs_maxiter, minimum=1)
-    max_cond = as_float("max_cond", max_cond, minimum=1.0)
-    rng = as_generator("rng", rng)
-    _as_problem(np.zeros(width * (X.shape[1] + 1)), X, y)
     act = get_activation(activation)
     d = X.shape[1]
     starts = init_scale * rng.standard_normal((n_starts, width * (d + 1)))
@@ -718,17 +726,10 @@ def search_critical_points(X, y, width: int, rng: np.random.Generator, activatio
     (:func:`reduce_network`) whose Hessian has condition number above ``max_cond`` (a neuron
     with ``|w . x_i| >~ 15`` everywhere, where ``tanh'`` is below round-off).
     """
-    X = _as_inputs(X)
-    width = as_int("width", width, minimum=1)
-    n_starts = as_int("n_starts", n_starts, minimum=1)
-    init_scale = as_float("init_scale", init_scale, minimum=0.0, strict_minimum=True)
-    gtol = as_float("gtol", gtol, minimum=0.0, strict_minimum=True)
-    max_abs = as_float("max_abs", max_abs, minimum=0.0, strict_minimum=True)
-    max_cond = as_float("max_cond", max_cond, minimum=1.0)
+    X, width, n_starts, init_scale, gtol, max_abs, max_cond, rng = _multistart_settings(
+        X, y, width, rng, n_starts, init_scale, gtol, max_abs, max_cond)
     max_nfev = as_int("max_nfev", max_nfev, minimum=1)
-    rng = as_generator("rng", rng)
     d = X.shape[1]
-    _as_problem(np.zeros(width * (d + 1)), X, y)
     y = np.asarray(y, dtype=float)
     act = get_activation(activation)
     starts = init_scale * rng.standard_normal((n_starts, width * (d + 1)))

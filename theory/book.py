@@ -23,6 +23,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from .tables import markdown_table
 
 __all__ = ["build_site", "load_report", "load_results", "readme_table", "update_readme",
            "committed_claim_counts", "pass_rate_table", "README_BEGIN", "README_END",
@@ -518,14 +519,16 @@ def readme_table(report: dict) -> str:
              "*Evidence* would fail if the paper (or our reconstruction) were wrong; "
              "*consistency* checks are identities of the code or the algebra and are not "
              "counted as reproductions; *not reproduced* are documented discrepancies.",
-             "",
-             "| notebook | paper | evidence | reproduced | not reproduced | consistency | seconds |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+             ""]
+    rows = []
     for e in report["notebooks"]:
         n = _counts(e)
-        lines.append(f"| `{e['name']}` | {e.get('paper') or '-'} | {n['evidence']} | "
-                     f"{n['reproduced']} | {n['not_reproduced']} | {n['consistency']} | "
-                     f"{e['seconds']:.0f} |")
+        rows.append([f"`{e['name']}`", e.get("paper") or "-", str(n["evidence"]),
+                     str(n["reproduced"]), str(n["not_reproduced"]), str(n["consistency"]),
+                     f"{e['seconds']:.0f}"])
+    lines.append(markdown_table(["notebook", "paper", "evidence", "reproduced",
+                                 "not reproduced", "consistency", "seconds"], rows,
+                                align="llrrrrr"))
     lines.append(README_END)
     return "\n".join(lines)
 
@@ -621,21 +624,21 @@ def pass_rate_table(results: dict) -> str:
                   "committed seed (k = 0), the seeds at which it passed with the pass rate's 95% "
                   "Wilson interval, and its verdict at the papers' sizes (full mode, one seed, "
                   f"from `{FULL_FILE}`; *not run* where that notebook's full mode is not in the "
-                  "record, see `results/README.md`).", "",
-                  "| notebook | claim | kind | committed seed | seeds passed | pass rate | "
-                  "95% interval | full mode |",
-                  "|---|---|---|---|---:|---:|---|---|"]
+                  "record, see `results/README.md`).", ""]
+        rows = []
         for (nb, cid), c in sweep.items():
             low, high = c.get("wilson_low"), c.get("wilson_high")
             interval = f"[{low:.2f}, {high:.2f}]" if low is not None and high is not None else "-"
             rate = c.get("pass_rate")
             if rate is None and c.get("runs"):
                 rate = c["passed"] / c["runs"]
-            lines.append(f"| `{nb}` | {cid} | {c.get('kind') or '?'} | "
-                         f"{_committed_verdict(c, seeds)} | "
-                         f"{c.get('passed')}/{c.get('runs')} | "
-                         f"{'-' if rate is None else f'{rate:.2f}'} | {interval} | "
-                         f"{_full_verdict(full, nb, cid)} |")
+            rows.append([f"`{nb}`", cid, c.get("kind") or "?", _committed_verdict(c, seeds),
+                         f"{c.get('passed')}/{c.get('runs')}",
+                         "-" if rate is None else f"{rate:.2f}", interval,
+                         _full_verdict(full, nb, cid)])
+        lines.append(markdown_table(["notebook", "claim", "kind", "committed seed",
+                                     "seeds passed", "pass rate", "95% interval", "full mode"],
+                                    rows, align="llllrrll"))
         full_claims = full or {}
         only_full = sorted(key for key in full_claims if key not in sweep)
         if only_full:

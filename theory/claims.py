@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import config
+from .tables import text_table
 
 __all__ = ["Claim", "Ledger", "load_claims", "format_value", "KINDS", "summary_counts",
            "headline"]
@@ -324,21 +325,10 @@ def render_table(claims: Iterable[Claim | dict], *, width: int = 60,
                      format_value(c.measured, c.digits, c.noise_floor),
                      _RELATION_SYMBOL[c.relation], format_value(c.expected, c.digits), tol,
                      c.verdict])
-    widths = [max([len(headers[i])] + [len(r[i]) if isinstance(r[i], str)
-                                        else max(len(x) for x in r[i]) for r in rows])
-              for i in range(len(headers))]
-    def line(cells: list) -> str:
-        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
     out = []
     if title:
         out.append(f"{title}: {headline(claims)}")
-    out.append(line(headers))
-    out.append(line(["-" * w for w in widths]))
-    for r in rows:
-        statement = r[2]
-        out.append(line(r[:2] + [statement[0]] + r[3:]))
-        for cont in statement[1:]:
-            out.append(line(["", "", cont] + [""] * (len(headers) - 3)))
+    out.append(text_table(headers, rows))
     documented = [c for c in claims if c.verdict == NOT_REPRODUCED]
     if documented:
         out.append("")

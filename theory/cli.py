@@ -22,6 +22,7 @@ from pathlib import Path
 
 from . import config, provenance
 from .claims import Claim, format_value, headline, load_claims, summary_counts, write_json_atomic
+from .tables import markdown_table, text_table
 
 __all__ = ["main", "discover_notebooks", "verify", "refresh"]
 
@@ -244,11 +245,7 @@ def report(runs: list[NotebookRun], out: Path, *, mode: str, provenance: dict | 
                          c.verdict, f"{run.seconds:.1f}"])
         if run.error:
             rows.append([run.name, "-", "-", "-", "-", "ERROR", f"{run.seconds:.1f}"])
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    lines = text_table(headers, rows).split("\n")
     all_claims = [c for r in runs for c in r.claims]
     n_err = sum(r.error is not None for r in runs)
     summary = (f"{headline(all_claims)} in {len(runs)} notebooks "
@@ -256,19 +253,19 @@ def report(runs: list[NotebookRun], out: Path, *, mode: str, provenance: dict | 
     errors = [f"ERROR {r.name}: {r.error}" for r in runs if r.error]
     text = "\n".join(lines + [""] + errors + ([""] if errors else []) + [summary])
 
-    md = ["# Claims", "", f"Mode: {mode}. {summary}.", "",
-          "| notebook | claim | kind | statement | expected | measured | verdict | seconds |",
-          "|---|---|---|---|---|---|---|---|"]
+    md_rows = []
     for run in runs:
         for c in run.claims:
-            md.append(f"| {run.name} | {c.id} | {c.kind or '?'} | "
-                      f"{c.statement.replace('|', '/')} | "
-                      f"{format_value(c.expected, c.digits)} | "
-                      f"{format_value(c.measured, c.digits, c.noise_floor)} | "
-                      f"{c.verdict} | {run.seconds:.1f} |")
+            md_rows.append([run.name, c.id, c.kind or "?", c.statement.replace("|", "/"),
+                            format_value(c.expected, c.digits),
+                            format_value(c.measured, c.digits, c.noise_floor),
+                            c.verdict, f"{run.seconds:.1f}"])
         if run.error:
-            md.append(f"| {run.name} | - | - | {run.error.replace('|', '/')} | - | - | ERROR | "
-                      f"{run.seconds:.1f} |")
+            md_rows.append([run.name, "-", "-", run.error.replace("|", "/"), "-", "-", "ERROR",
+                            f"{run.seconds:.1f}"])
+    md = ["# Claims", "", f"Mode: {mode}. {summary}.", "",
+          markdown_table(["notebook", "claim", "kind", "statement", "expected", "measured",
+                          "verdict", "seconds"], md_rows)]
     documented = [(run.name, c) for run in runs for c in run.claims if c.verdict != "PASS"
                   and c.discrepancy]
     if documented:

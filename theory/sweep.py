@@ -34,6 +34,7 @@ from pathlib import Path
 
 from . import config, provenance
 from .claims import format_value, write_json_atomic
+from .tables import markdown_table, text_table
 
 __all__ = ["wilson_interval", "seed_for", "parse_grid", "grid_points", "run_key",
            "run_notebook", "run_sweep", "summarize", "render_table", "write_report", "command"]
@@ -570,10 +571,7 @@ def render_table(data: dict) -> str:
     if not isinstance(data, dict) or "claims" not in data or "runs" not in data:
         raise ValueError("data must be the dict returned by run_sweep")
     headers, rows = _rows(data)
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip() for r in rows]
+    lines = text_table(headers, rows).split("\n")
     errors = [r for r in data["runs"] if r["status"] != "ok"]
     if errors:
         lines.append("")
@@ -651,8 +649,7 @@ def write_report(data: dict, out) -> list[Path]:
           "interval of the pass rate. Median [q25, q75]: the measured value over seeds. "
           "Failed at k: seed indices where the claim failed.", "",
           "![claims x runs](sweep.png)", "",
-          "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    md += ["| " + " | ".join(x.replace("|", "/") for x in r) + " |" for r in rows]
+          markdown_table(headers, [[x.replace("|", "/") for x in r] for r in rows])]
     errors = [r for r in data["runs"] if r["status"] != "ok"]
     if errors:
         md += ["", "## Runs that did not finish", ""]

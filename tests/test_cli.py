@@ -153,14 +153,14 @@ def test_site_and_readme_need_a_verify_run(tmp_path):
 
 
 def test_readme_command_rewrites_the_table(toy_runs, tmp_path):
-    from theory import book
+    from theory import records
 
     root, _, _ = toy_runs
     readme = tmp_path / "README.md"
-    readme.write_text(f"{book.README_BEGIN}\n{book.README_END}\n")
+    readme.write_text(f"{records.README_BEGIN}\n{records.README_END}\n")
     result = subprocess.run([sys.executable, "-m", "theory", "readme", "--build",
                              str(root / "out_mixed"), "--readme", str(readme)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert book.readme_counts(readme) == {"01_toy": (1, 1, 0, 1), "02_crash": (0, 0, 0, 0),
+    assert records.readme_counts(readme) == {"01_toy": (1, 1, 0, 1), "02_crash": (0, 0, 0, 0),
                                           "03_fine": (1, 1, 0, 0)}

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 # Modules whose public functions take commands, paths or notebooks rather than data: they are
 # tested through the command line (tests/test_cli.py, tests/test_site.py, ...).
 NOT_DATA = {"theory.cli", "theory.book", "theory.__main__", "theory.provenance",
-            "theory.progress", "theory.sweep", "theory.slides"}
+            "theory.progress", "theory.sweep", "theory.slides", "theory.records"}
 
 
 def discover_modules() -> list[str]:

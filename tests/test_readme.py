@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from theory import book
+from theory import records
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_readme_claims_table_is_up_to_date():
-    committed = book.committed_claim_counts(ROOT / "notebooks")
+    committed = records.committed_claim_counts(ROOT / "notebooks")
     assert committed, "no committed notebook prints a claims table"
-    stated = book.readme_counts(ROOT / "README.md")
+    stated = records.readme_counts(ROOT / "README.md")
     assert stated == committed, ("README claims table is out of date: run `make verify` "
                                  "then `make readme`")
 
@@ -30,11 +30,11 @@ def test_readme_table_round_trip(tmp_path):
          "counts": counts},
         {"name": "02_y", "paper": None, "claims": 0, "passed": 0, "seconds": 1.0}]}
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n\n{book.README_BEGIN}\nold\n{book.README_END}\n\nrest\n")
-    assert book.update_readme(readme, report) is True
-    assert book.readme_counts(readme) == {"01_x": (3, 2, 1, 1), "02_y": (0, 0, 0, 0)}
+    readme.write_text(f"intro\n\n{records.README_BEGIN}\nold\n{records.README_END}\n\nrest\n")
+    assert records.update_readme(readme, report) is True
+    assert records.readme_counts(readme) == {"01_x": (3, 2, 1, 1), "02_y": (0, 0, 0, 0)}
     assert readme.read_text().startswith("intro") and readme.read_text().endswith("rest\n")
-    assert book.update_readme(readme, report) is False
+    assert records.update_readme(readme, report) is False
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="markers"):
-        book.update_readme(readme, report)
+        records.update_readme(readme, report)

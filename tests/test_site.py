@@ -22,7 +22,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from theory import book, config, slides
+from theory import book, config, records, slides
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -123,7 +123,7 @@ def test_bad_input_names_the_argument():
     with pytest.raises(TypeError, match="source"):
         book.split_front_matter(None)
     with pytest.raises(TypeError, match="results"):
-        book.pass_rate_table([])
+        records.pass_rate_table([])
     assert book.claim_anchor("C6b strict/2") == "claim-C6b-strict-2"
 
 
@@ -147,7 +147,7 @@ def test_index_shows_pass_rates_over_seeds_and_full_verdicts(built, tmp_path):
     row3 = re.search(r"<tr><td><a href=\"09_toy.html#claim-T3\">.*?</tr>", text, re.S).group(0)
     assert "PASS" in row3 and "FAIL" in row3   # quick passes, the (synthetic) full run fails
     assert "not committed" not in text
-    empty = book._index_html(book.load_report(build), book.load_results(tmp_path / "none"))
+    empty = book._index_html(records.load_report(build), records.load_results(tmp_path / "none"))
     assert empty.count("is not committed") == 2 and "19/20" not in empty
 
 
@@ -210,13 +210,13 @@ def test_deck_has_a_slide_per_section_figures_and_claims(built):
 def test_readme_pass_rate_section(built, tmp_path):
     _, _, _, results = built
     readme = tmp_path / "README.md"
-    readme.write_text(f"{book.README_BEGIN}\n{book.README_END}\n\n{book.RATES_BEGIN}\nold\n"
-                      f"{book.RATES_END}\n")
+    readme.write_text(f"{records.README_BEGIN}\n{records.README_END}\n\n{records.RATES_BEGIN}\nold\n"
+                      f"{records.RATES_END}\n")
     report = {"mode": "quick", "notebooks": []}
-    assert book.update_readme(readme, report, book.load_results(results))
+    assert records.update_readme(readme, report, records.load_results(results))
     assert ("| `09_toy` | T1 | evidence | PASS | 19/20 | 0.95 | [0.76, 0.99] | PASS |"
             in readme.read_text())
-    assert book.update_readme(readme, report, book.load_results(tmp_path / "none"))
+    assert records.update_readme(readme, report, records.load_results(tmp_path / "none"))
     assert "is not committed" in readme.read_text()
 
 

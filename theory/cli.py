@@ -403,11 +403,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _book_command(args) -> int:
-    from . import book
+    from . import book, records
 
     build = args.build or config.build_dir()
     try:
-        report_data = book.load_report(build)
+        report_data = records.load_report(build)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -422,7 +422,7 @@ def _book_command(args) -> int:
         print(f"wrote {len(decks)} decks into {decks[0].parent if decks else build}")
         return 0
     readme = args.readme or config.repo_root() / "README.md"
-    changed = book.update_readme(readme, report_data, book.load_results())
+    changed = records.update_readme(readme, report_data, records.load_results())
     print(f"{readme}: {'updated' if changed else 'already up to date'}")
     return 0
 

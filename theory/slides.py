@@ -27,6 +27,7 @@ import shutil
 from pathlib import Path
 
 from . import book
+from .records import load_report, load_results
 
 __all__ = ["build_slides", "deck_notebook", "reveal_static", "TEMPLATES"]
 
@@ -183,7 +184,7 @@ def _render_deck(path: Path, out: Path, *, entry=None, records=None, results=Non
 
     nb = nbformat.read(path, as_version=4)
     deck = deck_notebook(nb, entry=entry, records=records, results=results)
-    exporter = book._exporter("deck")
+    exporter = book._exporter("deck", TEMPLATES)
     exporter.reveal_url_prefix = "reveal.js"
     exporter.reveal_theme = "white"
     exporter.exclude_input = True
@@ -202,8 +203,8 @@ def build_slides(build: Path, out: Path | None = None, results: Path | None = No
     ``build/slides``), with reveal.js and MathJax copied beside them; returns the decks."""
     build = Path(build)
     out = Path(out) if out is not None else build / "slides"
-    report = book.load_report(build)
-    found = book.load_results(results)
+    report = load_report(build)
+    found = load_results(results)
     out.mkdir(parents=True, exist_ok=True)
     book.copy_mathjax(out)
     reveal = reveal_static()

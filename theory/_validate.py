@@ -7,11 +7,14 @@ with a message that names the offending argument, so that bad input never fails 
 from __future__ import annotations
 
 import numbers
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 
-def as_float_array(name: str, value, *, min_ndim: int = 0, ndim: int | None = None) -> np.ndarray:
+def as_float_array(name: str, value: object, *, min_ndim: int = 0,
+                   ndim: int | None = None) -> np.ndarray:
     """Return ``value`` as a finite floating-point ndarray, or raise naming ``name``.
 
     Integer and boolean input is promoted to float64; complex input is rejected.
@@ -35,12 +38,13 @@ def as_float_array(name: str, value, *, min_ndim: int = 0, ndim: int | None = No
     return arr
 
 
-def as_matrix_stack(name: str, value) -> np.ndarray:
+def as_matrix_stack(name: str, value: object) -> np.ndarray:
     """A finite float array of shape ``(..., m, n)`` with ``m, n >= 1``."""
     return as_float_array(name, value, min_ndim=2)
 
 
-def as_int(name: str, value, *, minimum: int | None = None, maximum: int | None = None) -> int:
+def as_int(name: str, value: object, *, minimum: int | None = None,
+           maximum: int | None = None) -> int:
     """An integer in ``[minimum, maximum]`` (bounds inclusive, either optional)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -52,14 +56,14 @@ def as_int(name: str, value, *, minimum: int | None = None, maximum: int | None 
     return value
 
 
-def as_float(name: str, value, *, minimum: float | None = None, maximum: float | None = None,
-             strict_minimum: bool = False) -> float:
+def as_float(name: str, value: object, *, minimum: float | None = None,
+             maximum: float | None = None, strict_minimum: bool = False) -> float:
     """A finite real number, optionally bounded below (strictly or not) and above."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         arr = np.asarray(value) if isinstance(value, np.ndarray) else None
         if arr is None or arr.ndim != 0 or arr.dtype.kind not in "iuf":
             raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
+    value = float(value)  # type: ignore[arg-type]  # a real number or a 0-d numeric array
     if not np.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     if minimum is not None:
@@ -72,14 +76,14 @@ def as_float(name: str, value, *, minimum: float | None = None, maximum: float |
     return value
 
 
-def as_choice(name: str, value, choices) -> str:
+def as_choice(name: str, value: object, choices: Iterable[str]) -> str:
     """One of a fixed set of strings."""
     if not isinstance(value, str) or value not in choices:  # no hashing of arrays and lists
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
 
 
-def as_shape(name: str, value) -> tuple:
+def as_shape(name: str, value: object) -> tuple:
     """An array shape: a positive integer or a non-empty sequence of positive integers."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         value = (value,)
@@ -92,14 +96,14 @@ def as_shape(name: str, value) -> tuple:
     return tuple(as_int(name, s, minimum=1) for s in value)
 
 
-def as_generator(name: str, value) -> np.random.Generator:
+def as_generator(name: str, value: object) -> np.random.Generator:
     """A :class:`numpy.random.Generator` (``ValueError`` otherwise, as the trainers always did)."""
     if not isinstance(value, np.random.Generator):
         raise ValueError(f"{name} must be a numpy.random.Generator, got {type(value).__name__}")
     return value
 
 
-def as_array_list(name: str, value) -> list:
+def as_array_list(name: str, value: object) -> list:
     """A non-empty list or tuple of finite float arrays (``name[i]`` named in the error)."""
     if not isinstance(value, (list, tuple)):
         raise TypeError(f"{name} must be a list of arrays, got {type(value).__name__}")
@@ -108,7 +112,7 @@ def as_array_list(name: str, value) -> list:
     return [as_float_array(f"{name}[{i}]", a) for i, a in enumerate(value)]
 
 
-def as_sympy(name: str, value):
+def as_sympy(name: str, value: object) -> Any:
     """A sympy expression or matrix; a finite Python/numpy real number is sympified.
 
     Strings are refused (``sympify`` would parse them as code), as are ``None``, numpy arrays

@@ -21,6 +21,7 @@ import html
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from .records import (FULL_FILE, SWEEP_FILE, claim_counts, load_report, load_results, rate_text,
                       verdict_of)
@@ -263,7 +264,7 @@ _TEMPLATES = {
 }
 
 
-def _exporter(kind: str = "page", templates: dict | None = None):
+def _exporter(kind: str = "page", templates: dict | None = None) -> Any:
     """nbconvert's exporter for a book page, or (``kind="deck"``) for a reveal.js deck with
     the deck's ``templates`` (from :mod:`theory.slides`)."""
     import jinja2
@@ -284,7 +285,7 @@ def _exporter(kind: str = "page", templates: dict | None = None):
     return exporter
 
 
-def front_matter(nb) -> dict:
+def front_matter(nb: Any) -> dict:
     """:func:`split_front_matter` of the notebook's first markdown cell (with its index)."""
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":

@@ -161,7 +161,7 @@ def committed_claim_counts(folder: Path) -> dict[str, tuple[int, int, int, int]]
     return counts
 
 
-def _committed_verdict(summary: dict, seeds) -> str:
+def _committed_verdict(summary: dict, seeds: object) -> str:
     """The verdict at the sweep's first seed (``k = 0``, the committed run) from a sweep summary:
     ``failed_seeds`` lists the seeds where the claim failed."""
     first = seeds[0] if isinstance(seeds, list) and seeds else None

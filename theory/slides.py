@@ -25,6 +25,7 @@ import importlib.util
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from . import book
 from .records import load_report, load_results
@@ -106,12 +107,12 @@ def _slide_type(piece: str) -> str:
     return "subslide" if len(m.group(1)) == 3 else "slide"
 
 
-def _has_image(cell) -> bool:
+def _has_image(cell: Any) -> bool:
     return any(set(o.get("data", {})) & set(_IMAGE) for o in cell.get("outputs", []))
 
 
-def deck_notebook(nb, *, entry: dict | None = None, records: list[dict] | None = None,
-                  results: dict | None = None):
+def deck_notebook(nb: Any, *, entry: dict | None = None, records: list[dict] | None = None,
+                  results: dict | None = None) -> Any:
     """An in-memory copy of ``nb`` with the slide metadata of the deck (see the module doc)."""
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_output
 
@@ -179,7 +180,8 @@ def deck_notebook(nb, *, entry: dict | None = None, records: list[dict] | None =
     return nb
 
 
-def _render_deck(path: Path, out: Path, *, entry=None, records=None, results=None) -> Path:
+def _render_deck(path: Path, out: Path, *, entry: dict | None = None,
+                 records: list[dict] | None = None, results: dict | None = None) -> Path:
     import nbformat
 
     nb = nbformat.read(path, as_version=4)

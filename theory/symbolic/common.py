@@ -8,6 +8,7 @@ points" is written once.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -18,7 +19,7 @@ __all__ = ["matrix_symbols", "matrix_gradient", "frobenius_sq", "lambdify_numpy"
            "max_discrepancy", "is_zero"]
 
 
-def matrix_symbols(name: str, rows: int, cols: int, **assumptions) -> sp.Matrix:
+def matrix_symbols(name: str, rows: int, cols: int, **assumptions: bool) -> sp.Matrix:
     """A ``rows x cols`` matrix whose entries are the real symbols ``name_ij`` (1-based)."""
     if not isinstance(name, str) or not name:
         raise ValueError("name must be a non-empty string")
@@ -45,19 +46,19 @@ def matrix_gradient(loss: sp.Expr, M: sp.Matrix) -> sp.Matrix:
     return M.applyfunc(lambda m: sp.diff(loss, m))
 
 
-def lambdify_numpy(symbols: Sequence, expr) -> Callable:
+def lambdify_numpy(symbols: Sequence[Any], expr: Any) -> Callable[..., np.ndarray]:
     """``sympy.lambdify`` to numpy; matrices come back as float ndarrays."""
     symbols = _as_symbols("symbols", symbols)
     expr = as_sympy("expr", expr)
     func = sp.lambdify(symbols, expr, modules="numpy")
 
-    def wrapped(*args):
+    def wrapped(*args: Any) -> np.ndarray:
         return np.asarray(func(*args), dtype=float)
 
     return wrapped
 
 
-def is_zero(expr) -> bool:
+def is_zero(expr: Any) -> bool:
     """True when sympy simplifies ``expr`` (a scalar or a matrix) to exactly zero."""
     expr = as_sympy("expr", expr)
     if isinstance(expr, sp.MatrixBase):
@@ -65,8 +66,8 @@ def is_zero(expr) -> bool:
     return sp.simplify(expr) == 0
 
 
-def max_discrepancy(expr, symbols: Sequence, numeric: Callable, rng: np.random.Generator,
-                    n_points: int = 5, scale: float = 1.0) -> float:
+def max_discrepancy(expr: Any, symbols: Sequence[Any], numeric: Callable[..., Any],
+                    rng: np.random.Generator, n_points: int = 5, scale: float = 1.0) -> float:
     """Largest relative discrepancy between ``expr`` and ``numeric`` at random points.
 
     Draws ``n_points`` points with i.i.d. N(0, scale^2) coordinates for ``symbols`` from
@@ -96,7 +97,7 @@ def max_discrepancy(expr, symbols: Sequence, numeric: Callable, rng: np.random.G
     return worst
 
 
-def _as_symbols(name: str, symbols) -> list:
+def _as_symbols(name: str, symbols: object) -> list[Any]:
     """A sequence of sympy symbols (or other sympy objects lambdify accepts as arguments)."""
     if isinstance(symbols, (str, bytes, np.ndarray)) or not isinstance(symbols, Sequence):
         raise TypeError(f"{name} must be a list of sympy symbols, got {type(symbols).__name__}")

@@ -33,14 +33,17 @@ Wanner, *Solving ODEs I*, section II.3).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 import sympy as sp
 from scipy.integrate import solve_ivp
-from scipy.stats import linregress
 
 from .._validate import as_float, as_generator, as_int
+from ..fitting import log_linear_fit
 
 __all__ = ["GradientFlow", "derive_flow", "integrate_flow", "gradient_descent",
            "check_gd_order", "check_conserved", "check_closed_form", "symbolic_residual",
@@ -53,7 +56,7 @@ RTOL, ATOL = 1e-10, 1e-12
 # --------------------------------------------------------------------------------------------
 # symbolic helpers
 # --------------------------------------------------------------------------------------------
-def symbolic_residual(expr):
+def symbolic_residual(expr: Any) -> Any:
     """``expr`` reduced as far as sympy can: 0 when it vanishes identically.
 
     Scalars go through ``doit``; piecewise functions (``Max``, ``Heaviside``, ``Abs``) are
@@ -88,7 +91,7 @@ def symbolic_residual(expr):
     return min((simplified, expanded), key=sp.count_ops)
 
 
-def _nonzero_at_a_point(e, n_points: int = 3) -> bool:
+def _nonzero_at_a_point(e: Any, n_points: int = 3) -> bool:
     """True when ``e`` evaluates (30 digits) to a clearly non-zero number at one of a few
     fixed pseudo-random points (positive symbols get positive values): a proof that ``e`` does
     not vanish identically. False means "looks zero": ``simplify`` then decides."""
@@ -108,11 +111,11 @@ def _nonzero_at_a_point(e, n_points: int = 3) -> bool:
     return False
 
 
-def _relu_as_heaviside(e):
+def _relu_as_heaviside(e: Any) -> Any:
     """``max(0, z) -> z H(z)``, ``min(0, z) -> z (1 - H(z))`` and ``z delta(z) -> 0``: exact
     identities (both sides vanish at ``z = 0``) under which ``relu(z) - z relu'(z)`` expands to
     0 without splitting into the ``2^n`` sign patterns of a ``Piecewise``."""
-    def zero_and_other(x):
+    def zero_and_other(x: Any) -> Any:
         args = x.args
         if len(args) == 2 and (args[0] == 0 or args[1] == 0):
             return args[1] if args[0] == 0 else args[0]
@@ -132,14 +135,14 @@ def _relu_as_heaviside(e):
     return e
 
 
-def _expand_pieces(e):
+def _expand_pieces(e: Any) -> Any:
     """Expand each branch of a Piecewise (after folding)."""
     if isinstance(e, sp.Piecewise):
         return sp.Piecewise(*[(sp.expand(v), c) for v, c in e.args])
     return e
 
 
-def _is_symbol_matrix(x) -> bool:
+def _is_symbol_matrix(x: object) -> bool:
     return isinstance(x, sp.MatrixBase) and all(isinstance(s, sp.Symbol) for s in x)
 
 
@@ -152,7 +155,7 @@ def _explicit(ms: sp.MatrixSymbol) -> sp.Matrix:
     return sp.Matrix(int(r), int(c), lambda i, j: sp.Symbol(f"{ms.name}_{i + 1}{j + 1}", real=True))
 
 
-def _as_expr(name: str, value, substitutions: dict):
+def _as_expr(name: str, value: Any, substitutions: dict) -> Any:
     """A sympy scalar expression or Matrix, with MatrixSymbols replaced by explicit entries."""
     if isinstance(value, (str, bytes)) or not isinstance(value, (sp.Basic, sp.MatrixBase)):
         raise TypeError(f"{name} must be a sympy expression or matrix, got {type(value).__name__}")
@@ -189,7 +192,7 @@ class GradientFlow:
     constants: dict
     substitutions: dict = field(default_factory=dict, repr=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         c = {k: sp.Float(v) if not isinstance(v, sp.Basic) else v
              for k, v in self.constants.items()}
         self._rate = sp.lambdify((self.state,), list(self.rhs.subs(c)), modules="numpy", cse=True)
@@ -199,16 +202,16 @@ class GradientFlow:
     def dimension(self) -> int:
         return len(self.state)
 
-    def rate(self, y) -> np.ndarray:
+    def rate(self, y: ArrayLike) -> np.ndarray:
         """``-grad L`` at the flat state ``y`` (float vector of length :attr:`dimension`)."""
         y = self.as_state("y", y)
         return np.asarray(self._rate(y), dtype=float).reshape(-1)
 
-    def loss_value(self, y) -> float:
+    def loss_value(self, y: ArrayLike) -> float:
         """The loss at the flat state ``y``."""
         return float(self._loss(self.as_state("y", y)))
 
-    def as_state(self, name: str, y) -> np.ndarray:
+    def as_state(self, name: str, y: object) -> np.ndarray:
         """``y`` as a finite flat float vector: a flat sequence of :attr:`dimension` numbers,
         or a list with one number/array per parameter (flattened row-major)."""
         if isinstance(y, (list, tuple)) and len(y) == len(self.params) and any(
@@ -230,10 +233,11 @@ class GradientFlow:
             raise ValueError(f"{name} must be finite (found NaN or inf)")
         return arr
 
-    def unpack(self, y) -> list:
+    def unpack(self, y: ArrayLike) -> list[Any]:
         """Split a flat state into one float (scalar parameter) or array (matrix) per parameter."""
         y = self.as_state("y", y)
-        out, k = [], 0
+        out: list[Any] = []
+        k = 0
         for p in self.params:
             if isinstance(p, sp.MatrixBase):
                 n = p.rows * p.cols
@@ -261,7 +265,7 @@ class GradientFlow:
     def _repr_latex_(self) -> str:
         return "$" + self.latex() + "$"
 
-    def quantity(self, name: str, candidate, extra=()):
+    def quantity(self, name: str, candidate: object, extra: Sequence[Any] = ()) -> Any:
         """A candidate expression over the state, the constants and ``extra`` symbols (with
         MatrixSymbols expanded); ``ValueError`` naming ``name`` for any other free symbol."""
         expr = _as_expr(name, candidate, self.substitutions)
@@ -273,7 +277,7 @@ class GradientFlow:
         return expr
 
 
-def derive_flow(loss, params, constants=None) -> GradientFlow:
+def derive_flow(loss: Any, params: Sequence[Any], constants: dict | None = None) -> GradientFlow:
     """Derive the gradient flow ``d theta/dt = -grad_theta L`` of a scalar sympy ``loss``.
 
     ``params``: a list of parameters, each a real ``sympy.Symbol``, a ``sympy.Matrix`` of
@@ -325,7 +329,7 @@ def derive_flow(loss, params, constants=None) -> GradientFlow:
     return GradientFlow(loss, explicit, state, rhs, dict(constants), substitutions)
 
 
-def _as_flow(flow) -> GradientFlow:
+def _as_flow(flow: object) -> GradientFlow:
     if not isinstance(flow, GradientFlow):
         raise TypeError(f"flow must be a GradientFlow from derive_flow, got {type(flow).__name__}")
     return flow
@@ -335,8 +339,8 @@ class _Budget(Exception):
     pass
 
 
-def integrate_flow(flow: GradientFlow, y0, T: float, *, rtol: float = RTOL, atol: float = ATOL,
-                   max_evaluations: int = 200_000):
+def integrate_flow(flow: GradientFlow, y0: ArrayLike, T: float, *, rtol: float = RTOL,
+                   atol: float = ATOL, max_evaluations: int = 200_000) -> Any:
     """Integrate the flow from ``y0`` over ``[0, T]`` with ``solve_ivp`` (DOP853, dense output).
 
     Returns the ``OdeResult`` (``sol(t)`` evaluates the state). Raises ``RuntimeError`` when the
@@ -353,7 +357,7 @@ def integrate_flow(flow: GradientFlow, y0, T: float, *, rtol: float = RTOL, atol
     f = flow._rate
     count = [0]
 
-    def rhs(t, y):
+    def rhs(t: float, y: np.ndarray) -> np.ndarray:
         count[0] += 1
         if count[0] > max_evaluations:
             raise _Budget(t)
@@ -372,7 +376,7 @@ def integrate_flow(flow: GradientFlow, y0, T: float, *, rtol: float = RTOL, atol
     return res
 
 
-def gradient_descent(flow: GradientFlow, y0, h: float, n_steps: int) -> np.ndarray:
+def gradient_descent(flow: GradientFlow, y0: ArrayLike, h: float, n_steps: int) -> np.ndarray:
     """Gradient descent ``theta_{k+1} = theta_k + h rhs(theta_k)``; returns all ``n_steps + 1``
     iterates as rows (the explicit Euler scheme of the flow)."""
     flow = _as_flow(flow)
@@ -389,7 +393,7 @@ def gradient_descent(flow: GradientFlow, y0, h: float, n_steps: int) -> np.ndarr
     return out
 
 
-def _step_ladder(T: float, h: float, levels: int):
+def _step_ladder(T: float, h: float, levels: int) -> tuple[list[float], list[int]]:
     steps = [h / 2**k for k in range(levels)]
     counts = []
     for s in steps:
@@ -400,16 +404,16 @@ def _step_ladder(T: float, h: float, levels: int):
     return steps, counts
 
 
-def _slope(steps, values):
+def _slope(steps: Sequence[float], values: ArrayLike) -> tuple[float, float]:
     """Least-squares slope of log(values) on log(steps) and its standard error."""
     values = np.asarray(values, dtype=float)
     if np.any(~np.isfinite(values)) or np.any(values <= 0):
         return float("nan"), float("nan")
-    fit = linregress(np.log(steps), np.log(values))
-    return float(fit.slope), float(fit.stderr)
+    fit = log_linear_fit(np.log(steps), values)
+    return fit.slope, fit.slope_stderr
 
 
-def _fmt(x, digits=3):
+def _fmt(x: float | None, digits: int = 3) -> str:
     return "nan" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
 
 
@@ -435,7 +439,7 @@ class _Report:
     def summary(self) -> str:
         raise NotImplementedError
 
-    def record(self, ledger, id: str, statement: str, *, alternative: str, source: str,
+    def record(self, ledger: Any, id: str, statement: str, *, alternative: str, source: str,
                expect: bool = True) -> bool:
         """Record this check in ``ledger`` as an **evidence** claim (relation ``true``).
 
@@ -450,10 +454,10 @@ class _Report:
         return ledger.check(id, statement, bool(outcome), True, relation="true",
                             kind="evidence", alternative=alternative, source=source)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.summary()
 
-    def _repr_pretty_(self, p, cycle):
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(self.summary())
 
 
@@ -498,7 +502,7 @@ class OrderReport(_Report):
         return "\n".join(lines)
 
 
-def check_gd_order(flow: GradientFlow, y0, T: float, h: float, *, levels: int = 3,
+def check_gd_order(flow: GradientFlow, y0: ArrayLike, T: float, h: float, *, levels: int = 3,
                    expected: float = 1.0, band: float = 0.1, rtol: float = RTOL,
                    atol: float = ATOL) -> OrderReport:
     """Run GD from ``y0`` at steps ``h, h/2, ..., h/2^(levels-1)`` up to time ``T`` and compare
@@ -636,39 +640,40 @@ class ConservationReport(_TwoSidedReport):
         return "\n".join(lines)
 
 
-def _short(expr, n=120):
+def _short(expr: object, n: int = 120) -> str:
     text = str(expr)
     return text if len(text) <= n else text[:n] + " ..."
 
 
-def _failing_entries(residual):
+def _failing_entries(residual: Any) -> list:
     if isinstance(residual, sp.MatrixBase):
         return [((i, j), residual[i, j]) for i in range(residual.rows)
                 for j in range(residual.cols) if residual[i, j] != 0]
     return [] if residual == 0 else [(None, residual)]
 
 
-def _rate_along(flow: GradientFlow, Q):
+def _rate_along(flow: GradientFlow, Q: Any) -> Any:
     """``dQ/dt = sum_s dQ/ds * rhs_s`` (entrywise for a matrix Q)."""
-    def d(q):
+    def d(q: Any) -> Any:
         return sum((sp.diff(q, s) * r for s, r in zip(flow.state, flow.rhs)), sp.Integer(0))
     return Q.applyfunc(d) if isinstance(Q, sp.MatrixBase) else d(Q)
 
 
-def _numeric(flow: GradientFlow, expr, extra=()):
+def _numeric(flow: GradientFlow, expr: Any, extra: tuple = ()) -> Callable[..., Any]:
     c = {k: sp.Float(v) for k, v in flow.constants.items()}
     args = (flow.state,) + tuple(extra)
     target = expr.subs(c)
     f = sp.lambdify(args, target if not isinstance(target, sp.MatrixBase) else list(target),
                     modules="numpy", cse=True)
 
-    def g(y, *more):
+    def g(y: np.ndarray, *more: Any) -> Any:
         with np.errstate(all="ignore"):
             return np.asarray(f(y, *more), dtype=float).reshape(-1)
     return g
 
 
-def check_conserved(flow: GradientFlow, candidate, y0, T: float, h: float, *, levels: int = 3,
+def check_conserved(flow: GradientFlow, candidate: Any, y0: ArrayLike, T: float, h: float, *,
+                    levels: int = 3,
                     flow_tol: float = 1e-7, band: float = 0.15, n_times: int = 201,
                     rtol: float = RTOL, atol: float = ATOL) -> ConservationReport:
     """Check that ``candidate`` (scalar or matrix expression of the parameters and constants)
@@ -771,7 +776,8 @@ class ClosedFormReport(_TwoSidedReport):
         return "\n".join(lines)
 
 
-def check_closed_form(flow: GradientFlow, solution, t, ranges, rng, *, T: float,
+def check_closed_form(flow: GradientFlow, solution: Any, t: Any, ranges: Any, rng: Any, *,
+                      T: float,
                       n_starts: int = 5, match_tol: float = 1e-7, n_times: int = 101,
                       rtol: float = RTOL, atol: float = ATOL) -> ClosedFormReport:
     """Check a candidate closed-form solution of the flow.

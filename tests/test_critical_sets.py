@@ -8,7 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import assert_gradient_matches
 from theory import critical_sets as cs
+from theory.activations import ACTIVATIONS
+from theory.fitting import central_difference
 
 X1 = np.array([0.1, 0.5, 1.5, 4.0, 10.0])[:, None]
 Y1 = np.array([0.3, 0.2, 0.9, 0.4, 1.0])
@@ -39,11 +42,8 @@ def test_gradient_matches_central_differences(activation, bias):
         X = cs.with_bias(X)
         theta = rng.standard_normal(3 * 3)
     g = cs.gradient(theta, X, y, activation)
-    h = 1e-6
-    fd = np.array([(cs.loss(theta + h * e, X, y, activation) - cs.loss(theta - h * e, X, y,
-                                                                      activation)) / (2 * h)
-                   for e in np.eye(theta.size)])
-    np.testing.assert_allclose(g, fd, rtol=1e-7, atol=1e-8)
+    assert_gradient_matches(lambda th: cs.loss(th, X, y, activation), g, theta,
+                            rtol=1e-7, atol=1e-8)
 
 
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "swish"])
@@ -51,21 +51,27 @@ def test_hessian_matches_differences_of_the_gradient(activation):
     rng = np.random.default_rng(1)
     theta, X, y = _random_problem(rng)
     H = cs.hessian(theta, X, y, activation)
-    h = 1e-6
-    fd = np.array([(cs.gradient(theta + h * e, X, y, activation)
-                    - cs.gradient(theta - h * e, X, y, activation)) / (2 * h)
-                   for e in np.eye(theta.size)])
     np.testing.assert_allclose(H, H.T, atol=1e-14)
-    np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-7)
+    for i in range(theta.size):             # row i: the gradient of dR/dtheta_i
+        assert_gradient_matches(lambda th, i=i: cs.gradient(th, X, y, activation)[i], H[i],
+                                theta, rtol=1e-6, atol=1e-7)
 
 
-def test_activation_derivatives_match_differences():
-    z = np.linspace(-4, 4, 17)
-    h = 1e-5
-    for act in cs.ACTIVATIONS.values():
-        np.testing.assert_allclose(act.df(z), (act.f(z + h) - act.f(z - h)) / (2 * h), atol=1e-9)
-        np.testing.assert_allclose(act.d2f(z), (act.df(z + h) - act.df(z - h)) / (2 * h),
-                                   atol=1e-9)
+@pytest.mark.parametrize("name", ["tanh", "sigmoid", "swish"])
+def test_activations_are_the_shared_ones(name):
+    """The network evaluates theory.activations' sigma exactly; an analytic Activation object
+    is accepted as well as its name, and a non-analytic one (ReLU) is refused."""
+    rng = np.random.default_rng(8)
+    theta, X, _ = _random_problem(rng)
+    a, W = cs.unpack(theta, 2)
+    act = ACTIVATIONS[name]
+    np.testing.assert_array_equal(cs.forward(theta, X, name), act.fn(X @ W.T) @ a)
+    np.testing.assert_array_equal(cs.forward(theta, X, act), cs.forward(theta, X, name))
+    np.testing.assert_allclose(cs.forward(theta, X, ACTIVATIONS["erf"]),
+                               ACTIVATIONS["erf"].fn(X @ W.T) @ a, rtol=1e-14)
+    for relu in ("relu", ACTIVATIONS["relu"]):
+        with pytest.raises(ValueError, match="activation"):
+            cs.hessian(theta, X, np.zeros(len(X)), relu)
 
 
 def test_forward_is_the_sum_of_neurons_and_loss_is_half_squared_error():
@@ -189,9 +195,9 @@ def test_quadratic_form_along_the_split_direction_holds_at_any_point(lam):
     lhs = v @ cs.hessian(wide, X, y) @ v
     rhs = lam * (1 - lam) * delta @ cs.fa_matrix(theta, X, y, 1) @ delta
     assert lhs == pytest.approx(rhs, rel=1e-10, abs=1e-12)
-    # and v does not change the output to first order
-    h = 1e-6
-    df = (cs.forward(wide + h * v, X) - cs.forward(wide - h * v, X)) / (2 * h)
+    # and v does not change the output to first order: d/ds f(wide + s v, x_i) = 0 at s = 0
+    df = [central_difference(lambda s, i=i: cs.forward(wide + s[0] * v, X)[i], np.zeros(1))[0]
+          for i in range(len(X))]
     np.testing.assert_allclose(df, 0, atol=1e-8)
 
 

@@ -29,7 +29,7 @@ __all__ = ["sigma", "SplitSetting", "split_setting", "vanishes", "width_m_networ
 sigma = sp.Function("sigma")
 
 
-def vanishes(expr) -> bool:
+def vanishes(expr: object) -> bool:
     """True when ``expr`` (scalar, Matrix, list/tuple or dict of scalars) is identically zero:
     ``expand`` first (fast, enough for these polynomial-in-sigma identities), then ``simplify``."""
     if isinstance(expr, sp.MatrixBase):
@@ -55,7 +55,9 @@ def _dot(u: sp.Matrix, x: sp.Matrix) -> sp.Expr:
     return (u.T * x)[0, 0]
 
 
-def width_m_network(m: int, n: int, d: int = 1):
+def width_m_network(m: int, n: int, d: int = 1) -> tuple[list[sp.Expr], list[sp.Matrix],
+                                                         list[sp.Symbol], sp.Expr, sp.Matrix,
+                                                         sp.Matrix]:
     """Symbols and exact derivatives of a width-``m`` network ``f = sum_k a_k sigma(w_k . x)``:
     returns ``(params, X, y, R, grad, H)`` with ``params = (a_1..a_m, w_1..w_m)`` (the layout of
     :mod:`theory.critical_sets`), ``X`` an ``n x d`` symbol matrix and ``y`` the targets."""
@@ -80,8 +82,8 @@ class SplitSetting:
 
     n: int
     d: int
-    X: list
-    y: list
+    X: list[sp.Matrix]
+    y: list[sp.Symbol]
     lam: sp.Symbol
     a: sp.Symbol
     w: sp.Matrix
@@ -94,14 +96,16 @@ class SplitSetting:
     delta: sp.Matrix
 
     @property
-    def narrow_params(self) -> list:
+    def narrow_params(self) -> list[sp.Expr]:
+        """``(a, w, c, v)``: the narrow network's parameters."""
         return [self.a, *self.w, self.c, *self.v]
 
     @property
-    def wide_params(self) -> list:
+    def wide_params(self) -> list[sp.Expr]:
+        """``(a_A, a_B, w_A, w_B, c, v)``: the wide network's parameters."""
         return [self.aA, self.aB, *self.wA, *self.wB, self.c, *self.v]
 
-    def embedding(self) -> dict:
+    def embedding(self) -> dict[sp.Expr, sp.Expr]:
         """The substitution ``T_lam``: wide symbols -> narrow expressions."""
         sub = {self.aA: self.lam * self.a, self.aB: (1 - self.lam) * self.a}
         sub.update({wa: wn for wa, wn in zip(self.wA, self.w)})
@@ -109,21 +113,25 @@ class SplitSetting:
         return sub
 
     def f_narrow(self, x: sp.Matrix) -> sp.Expr:
+        """``a sigma(w.x) + c sigma(v.x)``."""
         return self.a * sigma(_dot(self.w, x)) + self.c * sigma(_dot(self.v, x))
 
     def f_wide(self, x: sp.Matrix) -> sp.Expr:
+        """``a_A sigma(w_A.x) + a_B sigma(w_B.x) + c sigma(v.x)``."""
         return (self.aA * sigma(_dot(self.wA, x)) + self.aB * sigma(_dot(self.wB, x))
                 + self.c * sigma(_dot(self.v, x)))
 
     def loss_narrow(self) -> sp.Expr:
+        """``R_n = 1/2 sum_i (f_narrow(x_i) - y_i)^2``."""
         return sp.Rational(1, 2) * sum((self.f_narrow(x) - yi) ** 2
                                        for x, yi in zip(self.X, self.y))
 
     def loss_wide(self) -> sp.Expr:
+        """``R = 1/2 sum_i (f_wide(x_i) - y_i)^2``."""
         return sp.Rational(1, 2) * sum((self.f_wide(x) - yi) ** 2
                                        for x, yi in zip(self.X, self.y))
 
-    def residuals_narrow(self) -> list:
+    def residuals_narrow(self) -> list[sp.Expr]:
         """``e_i = f_narrow(x_i) - y_i``."""
         return [self.f_narrow(x) - yi for x, yi in zip(self.X, self.y)]
 
@@ -141,13 +149,16 @@ def split_setting(n: int = 3, d: int = 1) -> SplitSetting:
     d = as_int("d", d, minimum=1)
     X = [_vec(f"x_{i + 1}", d) for i in range(n)]
     y = [sp.Symbol(f"y_{i + 1}", real=True) for i in range(n)]
-    sym = lambda name: sp.Symbol(name, real=True)   # noqa: E731
+
+    def sym(name: str) -> sp.Symbol:
+        return sp.Symbol(name, real=True)
+
     return SplitSetting(n, d, X, y, sym("lambda"), sym("a"), _vec("w", d), sym("c"),
                         _vec("v", d), sym("a_A"), sym("a_B"), _vec("w_A", d), _vec("w_B", d),
                         _vec("delta", d))
 
 
-def _check_setting(s) -> None:
+def _check_setting(s: object) -> None:
     if not isinstance(s, SplitSetting):
         raise TypeError(f"s must be a SplitSetting (see split_setting), got {type(s).__name__}")
 
@@ -159,15 +170,20 @@ def split_output_difference(s: SplitSetting) -> sp.Expr:
     return s.f_wide(x).xreplace(s.embedding()) - s.f_narrow(x)
 
 
-def split_gradient_identity(s: SplitSetting) -> dict:
+def split_gradient_identity(s: SplitSetting) -> dict[str, sp.Expr]:
     """Residuals of the gradient identity at ``T_lam theta`` (EP21; FA00 Thm 1), valid without
     assuming criticality: ``dR/da_A = dR/da_B = dR_n/da``, ``dR/dw_A = lam dR_n/dw``,
     ``dR/dw_B = (1 - lam) dR_n/dw``, spectator components unchanged."""
     _check_setting(s)
     Rw, Rn = s.loss_wide(), s.loss_narrow()
     emb = s.embedding()
-    g = lambda R, p: sp.diff(R, p)                    # noqa: E731
-    wide = lambda p: g(Rw, p).xreplace(emb)  # noqa: E731
+
+    def g(R: sp.Expr, p: sp.Expr) -> sp.Expr:
+        return sp.diff(R, p)
+
+    def wide(p: sp.Expr) -> sp.Expr:
+        return g(Rw, p).xreplace(emb)
+
     out = {"a_A": wide(s.aA) - g(Rn, s.a), "a_B": wide(s.aB) - g(Rn, s.a),
            "c": wide(s.c) - g(Rn, s.c)}
     for j in range(s.d):
@@ -198,7 +214,7 @@ def _second_directional(s: SplitSetting, u: sp.Matrix, v: sp.Matrix) -> sp.Expr:
     return total.xreplace(s.embedding()).doit()
 
 
-def split_quadratic_form(s: SplitSetting):
+def split_quadratic_form(s: SplitSetting) -> tuple[sp.Expr, sp.Expr]:
     """``(v^T H v, lam (1 - lam) delta^T B delta)`` at ``T_lam theta``; their difference is zero for
     every ``theta`` (FA00 Thm 3; derived here)."""
     _check_setting(s)
@@ -206,7 +222,7 @@ def split_quadratic_form(s: SplitSetting):
     return _second_directional(s, v, v), s.lam * (1 - s.lam) * s.fa_form(s.delta)
 
 
-def split_cross_terms(s: SplitSetting) -> dict:
+def split_cross_terms(s: SplitSetting) -> dict[str, sp.Expr]:
     """Residuals ``u^T H v - expected`` at ``T_lam theta`` for the output-preserving directions
     ``u`` (FA00 Thm 3; derived here), each identically 0:
 
@@ -223,7 +239,7 @@ def split_cross_terms(s: SplitSetting) -> dict:
     gw = sp.Matrix([sp.diff(s.loss_narrow(), wj) for wj in s.w])
     dim = len(s.wide_params)
 
-    def unit(i):
+    def unit(i: int) -> sp.Matrix:
         u = sp.zeros(dim, 1)
         u[i] = 1
         return u
@@ -241,7 +257,7 @@ def split_cross_terms(s: SplitSetting) -> dict:
     return out
 
 
-def multi_split_quadratic_form(s_copies: int = 3, n: int = 3):
+def multi_split_quadratic_form(s_copies: int = 3, n: int = 3) -> tuple[sp.Expr, sp.Expr]:
     """Split one neuron (``d = 1``) into ``s`` copies with ratios ``lam_j`` (``sum lam_j = 1``)
     and perturb the copies' input weights by ``delta_j`` with ``sum_j lam_j delta_j = 0``.
     Returns ``(v^T H v, b sum_j lam_j delta_j^2)`` with ``b = a sum_i e_i sigma''(w x_i) x_i^2``
@@ -304,7 +320,7 @@ def null_neuron_hessian(n: int = 3, d: int = 1) -> sp.Matrix:
     return Hw - expected
 
 
-def null_function_identities(n: int = 3):
+def null_function_identities(n: int = 3) -> tuple[sp.Expr, sp.Expr]:
     """For ``d = 1`` and ``phi(u) = sum_i e_i sigma(u x_i)`` (residuals of the narrow neuron
     ``(a, w)``): returns ``(phi(w) - dR/da, a phi'(w) - dR/dw)``, both identically 0, so at a
     critical point with ``a != 0``, ``w`` is a double root of ``phi`` (derived here)."""

@@ -71,6 +71,18 @@ def test_publish_writes_into_the_claims_dir(tmp_path, monkeypatch):
     assert path == config.claims_dir() / "07_example.json" and path.exists()
     with pytest.raises(ValueError, match="notebook"):
         ledger.publish("../escape")
+    with pytest.raises(ValueError, match="notebook"):
+        ledger.publish()                                   # no name given anywhere
+
+
+def test_a_ledger_named_once_publishes_under_its_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("THEORY_BUILD_DIR", str(tmp_path))
+    ledger = Ledger("P", seed=3, notebook="07_example")
+    ledger.check("C1", "s", 1.0, 1.0, rtol=0.1, source="x")
+    assert ledger.notebook == "07_example"
+    assert ledger.publish() == config.claims_dir() / "07_example.json"
+    with pytest.raises(ValueError, match="notebook"):
+        Ledger("P", notebook="a/b")
 
 
 def test_table_is_stable_and_fixed_precision():

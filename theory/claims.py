@@ -171,13 +171,19 @@ def _as_measurement(name: str, value: object, relation: str) -> float | bool | N
 class Ledger:
     """Records the claims of one paper's notebook and renders them as a table or JSON."""
 
-    def __init__(self, paper: str, *, seed: int | None = None):
+    def __init__(self, paper: str, *, seed: int | None = None, notebook: str | None = None):
+        """``notebook``: the notebook's name (``"01_law_of_parsimony"``), written once here;
+        :meth:`publish` and the notebook's figures (``plotting.savefig(fig, ledger.notebook,
+        ...)``) use it."""
         if not isinstance(paper, str) or not paper.strip():
             raise ValueError("paper must be a non-empty string")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
             raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        if notebook is not None:
+            _check_notebook_name(notebook)
         self.paper = paper
         self.seed = None if seed is None else int(seed)
+        self.notebook = notebook
         self.claims: list[Claim] = []
 
     # -- recording -------------------------------------------------------------------------
@@ -271,10 +277,14 @@ class Ledger:
                 "claims": [asdict(c) for c in self.claims]}
         return write_json_atomic(path, data)
 
-    def publish(self, notebook: str) -> Path:
-        """Write the ledger to ``config.claims_dir()/<notebook>.json`` for ``theory verify``."""
-        if not isinstance(notebook, str) or not notebook or "/" in notebook:
-            raise ValueError(f"notebook must be a bare notebook name, got {notebook!r}")
+    def publish(self, notebook: str | None = None) -> Path:
+        """Write the ledger to ``config.claims_dir()/<notebook>.json`` for ``theory verify``
+        (``notebook`` defaults to the name given to the ledger)."""
+        if notebook is None:
+            if self.notebook is None:
+                raise ValueError("notebook must be given (the ledger was made without one)")
+            notebook = self.notebook
+        _check_notebook_name(notebook)
         return self.to_json(config.claims_dir() / f"{notebook}.json")
 
     def assert_all(self) -> None:
@@ -292,6 +302,11 @@ class Ledger:
                              f"{_RELATION_SYMBOL[c.relation]} expected "
                              f"{format_value(c.expected, c.digits)}{_tolerance_text(c)}")
             raise AssertionError("\n".join(lines))
+
+
+def _check_notebook_name(notebook: object) -> None:
+    if not isinstance(notebook, str) or not notebook or "/" in notebook:
+        raise ValueError(f"notebook must be a bare notebook name, got {notebook!r}")
 
 
 def _tolerance_text(c: Claim) -> str:

@@ -620,6 +620,14 @@ def test_cumulative_gradient_descent_diagonal_constraint_is_e1():
     assert np.abs(Wu[-1, 0] - np.diag(np.diag(Wu[-1, 0]))).max() > 1e-3
 
 
+def test_cumulative_gradient_descent_stops_when_a_weight_becomes_singular():
+    X = np.array([[0.0, 0.0], [1.0, -1.0], [-1.0, 1.0]])
+    W0 = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-10]])         # condition number 4e10: accepted
+    with pytest.raises(DivergenceError, match="step 1: a weight became singular"):
+        rtr.cumulative_gradient_descent(W0, np.array([0.5, -0.5]), X, np.full_like(X, 2.0),
+                                        lr=300.0, steps=5)
+
+
 def test_cumulative_gradient_descent_bad_inputs():
     X = np.zeros((5, 2))
     with pytest.raises(ValueError, match="X"):

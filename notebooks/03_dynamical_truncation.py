@@ -55,6 +55,9 @@ import matplotlib.pyplot as plt
 from IPython.display import display
 from theory import config, plotting
 from theory import relu_flow as rf
+from theory import relu_thresholds as rth
+from theory import relu_training as rtr
+from theory.fitting import central_difference, log_linear_fit
 from theory.symbolic import relu_flow as srf
 from theory.claims import Ledger
 
@@ -64,7 +67,7 @@ SPREAD = 0.3                                        # cluster standard deviation
 GRID = config.pick(quick=10_001, full=100_001)      # time grid for monotonicity checks (>= 1e4)
 S_END = 40.0                                        # flow time of (E1) (targets reached to ~1e-9)
 GD_STEPS = config.pick(quick=400, full=4000)        # steps of the per-layer bias GD in Sec. 2b
-ETA_NET = 1e-3                                      # step of the network GD of Sec. 4
+LR_NET = 1e-3                                       # step of the network GD of Sec. 4
 N_WEIGHT_RUNS = config.pick(quick=12, full=40)      # random clusters trained in (W, beta), Sec. 9
 NOTEBOOK = "03_dynamical_truncation"
 RECON = "derived here (reconstruction)"
@@ -259,8 +262,8 @@ def naive_chain_gradients(Wc, betas, X, Ybar):
 h = 1e-6
 # (i) thresholds, diagonal case (E1), cluster 0 with its own network, away from kinks
 theta_fd = theta0[0] + 0.173
-g_theta = -rf.effective_velocity(theta_fd, Xa[0], Ya[0])
-fd_theta = rf.central_difference(lambda t: rf.diagonal_cost(t, Xa[0], Ya[0]), theta_fd, h)
+g_theta = -rth.effective_velocity(theta_fd, Xa[0], Ya[0])
+fd_theta = central_difference(lambda t: rth.diagonal_cost(t, Xa[0], Ya[0]), theta_fd, h)
 err_theta = np.abs(fd_theta - g_theta).max() / np.abs(g_theta).max()
 g_all = ((theta_fd - Ya[0]) / n).sum(axis=0)             # alternative: every point counted
 alt_theta = np.abs(fd_theta - g_all).max() / np.abs(fd_theta).max()
@@ -270,8 +273,8 @@ Ybar1 = rng.standard_normal((200, M1))
 Wh, bh = Wc1[:-1], beta1[:-1]
 margin_chain = rf.kink_margin(Wh, bh, X1)
 gW, gb = rf.input_cost_gradients(Wh, bh, X1, Ybar1)
-fd_b = rf.central_difference(lambda b: rf.input_cost(Wh, b, X1, Ybar1), bh, h)
-fd_W = rf.central_difference(lambda W: rf.input_cost(W, bh, X1, Ybar1), Wh, h)
+fd_b = central_difference(lambda b: rf.input_cost(Wh, b, X1, Ybar1), bh, h)
+fd_W = central_difference(lambda W: rf.input_cost(W, bh, X1, Ybar1), Wh, h)
 err_beta = np.abs(fd_b - gb).max() / np.abs(gb).max()
 err_W = np.abs(fd_W - gW).max() / np.abs(gW).max()
 gW_alt, gb_alt = naive_chain_gradients(Wh, bh, X1, Ybar1)
@@ -335,17 +338,18 @@ display(sym_metric["metric_factor"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-eta_b = 1e-4
+lr_b = 1e-4
 Ws2 = [np.diag([1.5, 0.8]), np.diag([0.6, 1.2]), np.array([[2.0, 0.5], [0.0, 0.7]])]
 bs2 = [np.array([0.3, 0.3]), np.array([0.2, -0.4]), np.zeros(2)]
-_, thetas_b = rf.gradient_descent_biases(Ws2, bs2, X, Ybar, eta_b, GD_STEPS, progress=True)
+run_b = rtr.gradient_descent_biases(Ws2, bs2, X, Ybar, lr=lr_b, steps=GD_STEPS, progress=True)
+thetas_b = rf.induced_thresholds(Ws2[:-1], run_b.snapshots)      # theta^(l) = -beta^(l)
 Wc2, _, _ = rf.cumulative_parameters(Ws2, bs2)
 JJ = rf.bias_metric(Ws2[:-1])
 rel_err_b, rel_err_E = 0.0, 0.0
 for t in range(GD_STEPS):
     _, gb_t = rf.input_cost_gradients(Wc2[:-1], -thetas_b[t], X, Ybar)
     predicted = JJ @ gb_t.ravel()                 # -J J^T grad_theta, grad_theta = -grad_beta
-    measured = (thetas_b[t + 1] - thetas_b[t]).ravel() / eta_b
+    measured = (thetas_b[t + 1] - thetas_b[t]).ravel() / lr_b
     rel_err_b = max(rel_err_b, np.linalg.norm(measured - predicted) / np.linalg.norm(predicted))
     rel_err_E = max(rel_err_E, np.linalg.norm(measured - gb_t.ravel())
                     / np.linalg.norm(measured))
@@ -372,11 +376,12 @@ w_diag = np.array([2.0, 0.5])
 theta_full = Xa[0].max(axis=0) + 0.05                 # every point truncated, below the target
 Ws3 = [np.diag(w_diag), np.eye(2)]
 bs3 = [w_diag * (-theta_full), np.zeros(2)]           # theta = -b / w
-eta3, steps3 = 1e-3, 3000
-_, thetas3 = rf.gradient_descent_biases(Ws3, bs3, Xa[0], Ya[0], eta3, steps3)
+lr3, steps3 = 1e-3, 3000
+run3 = rtr.gradient_descent_biases(Ws3, bs3, Xa[0], Ya[0], lr=lr3, steps=steps3)
+thetas3 = rf.induced_thresholds(Ws3[:-1], run3.snapshots)
 err3 = np.abs(thetas3[:, 0, :] - targets[0])
-rate_P = -np.log(err3[-1] / err3[0]) / (eta3 * steps3)             # measured per-layer rate
-rate_P_pred = -np.log(1 - eta3 / w_diag**2) / eta3                 # GD per-step factor (n/N = 1)
+rate_P = -np.log(err3[-1] / err3[0]) / (lr3 * steps3)             # measured per-layer rate
+rate_P_pred = -np.log(1 - lr3 / w_diag**2) / lr3                   # GD per-step factor (n/N = 1)
 print("per-layer rates:", ", ".join(f"{r:.4f}" for r in rate_P), "| predicted (n/N)/w^2:",
       ", ".join(f"{r:.4f}" for r in 1 / w_diag**2), "| (E1) rate n/N = 1")
 
@@ -422,7 +427,7 @@ ledger.check("2d", "[ours] orbits differ: max distance of the per-layer GD orbit
 
 # %%
 s_grid = np.linspace(0.0, S_END, GRID)
-flows = [rf.integrate_threshold_flow(Xa[a], Ya[a], theta0[a], S_END, s_eval=s_grid)
+flows = [rth.integrate_threshold_flow(Xa[a], Ya[a], theta0[a], S_END, s_eval=s_grid)
          for a in range(2)]
 theta_t = np.stack([f.theta[:, 0] for f in flows], axis=1)      # (time, cluster, coordinate)
 P_t = X[None] < theta_t[:, labels, :]                            # (time, point, coordinate)
@@ -444,11 +449,11 @@ Y_ctrl = Ya[0].copy()
 Y_ctrl[:, 0] = np.median(Xa[0][:, 0])
 theta_ctrl = theta0[0].copy()
 theta_ctrl[0] = Xa[0][:, 0].max() + 0.1
-flow_ctrl = rf.integrate_threshold_flow(Xa[0], Y_ctrl, theta_ctrl, S_END, s_eval=s_grid)
+flow_ctrl = rth.integrate_threshold_flow(Xa[0], Y_ctrl, theta_ctrl, S_END, s_eval=s_grid)
 cnt_ctrl = (Xa[0][:, 0][None] < flow_ctrl.theta[:, 0, 0][:, None]).sum(axis=1)
 drops_ctrl = int(np.sum(np.diff(cnt_ctrl) < 0))
 Z_ctrl = np.maximum(Xa[0][None], flow_ctrl.theta[:, 0][:, None, :])
-V_ctrl = rf.within_cluster_spread(Z_ctrl, np.zeros(n, dtype=int))[:, 0]
+V_ctrl = rth.within_cluster_spread(Z_ctrl, np.zeros(n, dtype=int))[:, 0]
 cost_ctrl = 0.5 * np.sum((Z_ctrl - Y_ctrl) ** 2, axis=(1, 2)) / n
 print(f"control: |T_1| goes {cnt_ctrl[0]} -> {cnt_ctrl[-1]} with {drops_ctrl} decreases; "
       f"spread rises by up to {np.max(np.diff(V_ctrl)):.1e} per grid step and ends at "
@@ -497,16 +502,16 @@ print("solution and crossing time as expected:", reg["solution_ok"] and reg["cro
 # that does not depend on $k$.
 
 # %%
-closed_cross = {(a, i): rf.crossing_times_beyond(Xa[a][:, i], targets[a, i], theta0[a, i], n)
+closed_cross = {(a, i): rth.crossing_times_beyond(Xa[a][:, i], targets[a, i], theta0[a, i], n)
                 for a in range(2) for i in range(2)}
 S_NET = np.ceil(10 * (max(c[-1] for c in closed_cross.values()) + 0.5)) / 10
-steps_net = int(round(S_NET / ETA_NET))
-s_net = ETA_NET * np.arange(steps_net + 1)
+steps_net = int(round(S_NET / LR_NET))
+s_net = LR_NET * np.arange(steps_net + 1)
 net_theta = []
 for a in range(2):
-    _, th = rf.gradient_descent_biases([np.eye(2), np.eye(2)], [-theta0[a], np.zeros(2)],
-                                       Xa[a], Ya[a], ETA_NET, steps_net)
-    net_theta.append(th[:, 0, :])
+    run_a = rtr.gradient_descent_biases([np.eye(2), np.eye(2)], [-theta0[a], np.zeros(2)],
+                                        Xa[a], Ya[a], lr=LR_NET, steps=steps_net)
+    net_theta.append(rf.induced_thresholds([np.eye(2)], run_a.snapshots)[:, 0, :])
 net_theta = np.stack(net_theta, axis=1)                          # (step, cluster, coordinate)
 seg_k, seg_rate, slope_dev, time_dev, time_dev_const = [], [], 0.0, 0.0, 0.0
 for a in range(2):
@@ -517,7 +522,7 @@ for a in range(2):
         for k in np.unique(k_t):
             on = (k_t == k) & (dist > 1e-12)
             if on.sum() >= 3:
-                rate = -rf.fit_log_slope(s_net[on], dist[on])
+                rate = -log_linear_fit(s_net[on], dist[on]).slope
                 seg_k.append(k / n)
                 seg_rate.append(rate)
                 slope_dev = max(slope_dev, abs(rate / (k / n) - 1))
@@ -534,7 +539,7 @@ const_dev = np.max(np.abs(fixed_rate / np.array(seg_k) - 1))
 print(f"GD run to s = {S_NET:g}; {len(seg_k)} segments; "
       f"max |fitted rate / (k/n) - 1| = {slope_dev:.1e} "
       f"(one k-independent rate: {const_dev:.2f})")
-print(f"crossing times: max |GD - closed form| = {time_dev:.1e} (eta = {ETA_NET:g}); "
+print(f"crossing times: max |GD - closed form| = {time_dev:.1e} (eta = {LR_NET:g}); "
       f"plain exponential at the initial rate: {time_dev_const:.2f}")
 print(f"regression of fitted rate on k/n: slope {fit.slope:.4f} +- {fit.stderr:.1e}, "
       f"intercept {fit.intercept:.1e} (predicted 1 and 0)")
@@ -546,7 +551,7 @@ ledger.check("4a", "[ours] network GD: fitted rate of log|theta_i - ybar_i| vs k
              kind="evidence",
              alternative=f"one rate independent of k (plain exponential): {const_dev:.2f}")
 ledger.check("4b", "[ours] network GD truncation times vs closed-form crossing times: max |diff|",
-             time_dev, 3 * ETA_NET, relation="le", source=RECON,
+             time_dev, 3 * LR_NET, relation="le", source=RECON,
              noise_floor=1e-6, kind="evidence",
              alternative=f"plain exponential at the initial rate: {time_dev_const:.2f}")
 ledger.check("4c", "[ours] the rate grows by 1/N with every truncated point: slope of the "
@@ -610,7 +615,7 @@ plt.show()
 
 # %%
 Z_t = np.maximum(X[None], theta_t[:, labels, :])
-V = rf.within_cluster_spread(Z_t, labels)                         # (time, cluster)
+V = rth.within_cluster_spread(Z_t, labels)                         # (time, cluster)
 V_increase = float(np.max(np.diff(V, axis=0)))
 s_n = max(f.event_times(0, i).max() for f in flows for i in range(2))
 V_after = float(V[s_grid > s_n].max())
@@ -619,8 +624,8 @@ cost_t = np.stack([0.5 * np.sum((Z_t[:, labels == a] - Ya[a]) ** 2, axis=(1, 2))
 slopes_sqrt, slopes_cost = [], []
 for a in range(2):
     late = (cost_t[:, a] > 1e-16) & (cost_t[:, a] < 1e-6)
-    slopes_cost.append(rf.fit_log_slope(s_grid[late], cost_t[late, a]))
-    slopes_sqrt.append(rf.fit_log_slope(s_grid[late], np.sqrt(cost_t[late, a])))
+    slopes_cost.append(log_linear_fit(s_grid[late], cost_t[late, a]).slope)
+    slopes_sqrt.append(log_linear_fit(s_grid[late], np.sqrt(cost_t[late, a])).slope)
 slope_sqrt, slope_cost = max(slopes_sqrt, key=abs), max(slopes_cost, key=abs)
 loss_ratio = float(np.max(cost_t[-1] / cost_t[0]))
 print(f"max increase of V: {V_increase:.1e}; max V after s_n = {s_n:.3f}: {V_after:.1e}")
@@ -674,19 +679,19 @@ display(gap_num["slowest_rate"])
 # %%
 S_END6 = 80.0
 s6 = np.linspace(0.0, S_END6, GRID)
-flows6 = [rf.integrate_threshold_flow(Xa[a], Ya[a], theta0[a], S_END6, metric=G, s_eval=s6)
+flows6 = [rth.integrate_threshold_flow(Xa[a], Ya[a], theta0[a], S_END6, metric=G, s_eval=s6)
           for a in range(2)]
-rate_pred = rf.spectral_gap_rate(G, n, n)
+rate_pred = rth.spectral_gap_rate(G, n, n)
 lam_max = float(np.linalg.eigvalsh(G)[-1])
 slopes6, closed_err6 = [], 0.0
 for a in range(2):
     th6 = flows6[a].theta[:, 0]
     err6 = np.linalg.norm(th6 - targets[a], axis=1)
     window = (err6 > 1e-9) & (err6 < 1e-2)
-    slopes6.append(rf.fit_log_slope(s6[window], err6[window]))
+    slopes6.append(log_linear_fit(s6[window], err6[window]).slope)
     s_na = max(flows6[a].event_times(0, i).max() for i in range(2))
     after = s6 >= s_na
-    closed = rf.spectral_gap_solution(th6[after][0], targets[a], G, 1.0, s6[after] - s6[after][0])
+    closed = rth.spectral_gap_solution(th6[after][0], targets[a], G, 1.0, s6[after] - s6[after][0])
     closed_err6 = max(closed_err6, np.abs(closed - th6[after]).max())
 slope6 = max(slopes6)                      # the slower of the two clusters
 print(f"fitted slopes {np.round(slopes6, 5)}; predicted -(n/N) lambda_min = {-rate_pred:.5f} "
@@ -722,7 +727,7 @@ ax = axes[0]
 for i in range(2):
     ax.semilogy(s_net, np.abs(net_theta[:, 0, i] - targets[0, i]), ls=styles[0, i][1],
                 color="tab:blue", label=f"network GD, cluster 0, coordinate {i + 1}")
-p = rf.exact_threshold_path(Xa[0][:, 0], Ya[0][:, 0], theta0[0, 0], n)
+p = rth.exact_threshold_path(Xa[0][:, 0], Ya[0][:, 0], theta0[0, 0], n)
 ends = np.append(p.starts[1:], p.starts[-1] + 1.0)
 for n_seg, (k, lo, hi) in enumerate(zip(p.counts, p.starts, ends)):
     seg = np.linspace(lo, hi, 2)
@@ -778,10 +783,11 @@ plt.show()
 # are **consistency** checks of the code.
 
 # %%
-eta7 = 0.5
+lr7 = 0.5
 ratio_dev = 0.0
 for a in range(2):
-    thetas7, _ = rf.gradient_descent_thresholds(theta0[a], Xa[a], Ya[a], eta7, 200)
+    thetas7 = rtr.gradient_descent_thresholds(theta0[a], Xa[a], Ya[a], lr=lr7,
+                                              steps=200).snapshots
     for i in range(2):
         th = thetas7[:, 0, i]
         P_before = Xa[a][:, i][None] < th[:-1, None]
@@ -790,7 +796,7 @@ for a in range(2):
         m = np.array([Ya[a][p, i].mean() if p.any() else np.nan for p in P_before])
         keep = (P_before == P_after).all(axis=1) & (k > 0) & (np.abs(th[:-1] - m) > 1e-6)
         ratio = (th[1:][keep] - m[keep]) / (th[:-1][keep] - m[keep])
-        ratio_dev = max(ratio_dev, np.abs(ratio - (1 - eta7 * k[keep] / n)).max())
+        ratio_dev = max(ratio_dev, np.abs(ratio - (1 - lr7 * k[keep] / n)).max())
 print(f"max |measured ratio - (1 - eta k/N)| = {ratio_dev:.1e}")
 
 # %% [markdown]
@@ -798,12 +804,13 @@ print(f"max |measured ratio - (1 - eta k/N)| = {ratio_dev:.1e}")
 # target), with $\eta n/N=2.5$ (factor $-1.5$).
 
 # %%
-eta_bad = 2.5
+lr_bad = 2.5
 start_bad = np.maximum(Xa[0].max(axis=0) + 0.02, targets[0] - 0.05)
-thetas_bad, losses_bad = rf.gradient_descent_thresholds(start_bad, Xa[0], Ya[0], eta_bad, 12)
+run_bad = rtr.gradient_descent_thresholds(start_bad, Xa[0], Ya[0], lr=lr_bad, steps=12)
+thetas_bad, losses_bad = run_bad.snapshots, run_bad.losses
 err_bad = thetas_bad[:, 0, 0] - targets[0, 0]
 ratio_bad = err_bad[1] / err_bad[0]
-print(f"first-step ratio {ratio_bad:.6f} (1 - eta n/N = {1 - eta_bad:.6f}); "
+print(f"first-step ratio {ratio_bad:.6f} (1 - eta n/N = {1 - lr_bad:.6f}); "
       f"errors: " + ", ".join(f"{e:+.3f}" for e in err_bad[:6]))
 print(f"loss: {losses_bad[0]:.4f} at the start, {losses_bad[-1]:.4f} after 12 steps")
 
@@ -811,7 +818,7 @@ print(f"loss: {losses_bad[0]:.4f} at the start, {losses_bad[-1]:.4f} after 12 st
 ledger.check("7a", "[ours] GD error ratio vs 1 - eta k/N: max deviation", ratio_dev, 1e-8,
              relation="le", source=RECON, noise_floor=1e-8, kind="consistency")
 ledger.check("7b", "[ours] control eta n/N = 2.5: first-step ratio = 1 - eta n/N", ratio_bad,
-             1 - eta_bad, atol=1e-8, source=RECON, digits=6, kind="consistency")
+             1 - lr_bad, atol=1e-8, source=RECON, digits=6, kind="consistency")
 ledger.check("7c", "[ours] control eta n/N = 2.5: |error| grows (ratio of |error| after 3 steps)",
              abs(err_bad[3] / err_bad[0]), 1.0, relation="ge", source=RECON,
              kind="consistency")
@@ -842,20 +849,20 @@ Ybar8 = mus8[labels] + 1.5
 N8 = labels.size
 theta8 = np.sort(X8, axis=0)[:2].mean(axis=0)          # one shared threshold
 S_END8 = 120.0
-flow8 = rf.integrate_threshold_flow(X8, Ybar8, theta8, S_END8, s_eval=[0.0, S_END8])
+flow8 = rth.integrate_threshold_flow(X8, Ybar8, theta8, S_END8, s_eval=[0.0, S_END8])
 theta_final = flow8.theta[-1, 0]
 final_sets = X8 < theta_final
 self_consistent = np.array([Ybar8[final_sets[:, i], i].mean() for i in range(2)])
 limit_err = np.abs(theta_final - self_consistent).max()
 alt_limit = np.abs(theta_final - Ybar8.mean(axis=0)).max()
-paths8 = [rf.exact_threshold_path(X8[:, i], Ybar8[:, i], theta8[i], N8) for i in range(2)]
+paths8 = [rth.exact_threshold_path(X8[:, i], Ybar8[:, i], theta8[i], N8) for i in range(2)]
 theta_pred = np.array([p.limit for p in paths8])
 sets_pred = X8 < theta_pred
-loss8 = rf.diagonal_cost(theta_final, X8, Ybar8)
-loss_pred = rf.diagonal_cost(theta_pred, X8, Ybar8)
+loss8 = rth.diagonal_cost(theta_final, X8, Ybar8)
+loss_pred = rth.diagonal_cost(theta_pred, X8, Ybar8)
 loss_floor = 0.5 * np.sum((X8[labels == 1, 1] - Ybar8[labels == 1, 1]) ** 2) / N8
 set2_is_cluster0 = bool(np.array_equal(final_sets[:, 1], labels == 0))
-spread8 = rf.within_cluster_spread(np.maximum(X8, theta_final), labels)
+spread8 = rth.within_cluster_spread(np.maximum(X8, theta_final), labels)
 print(f"final truncated sets: coord 1 {final_sets[:, 0].sum()} points, coord 2 "
       f"{final_sets[:, 1].sum()} points (exactly cluster 0: {set2_is_cluster0}); same as the "
       f"exact path: {bool(np.array_equal(final_sets, sets_pred))}")
@@ -870,7 +877,7 @@ print(f"loss {loss8:.6f}; exact-path prediction {loss_pred:.6f}; lower bound {lo
 # %%
 theta_dead = theta0[1].copy()
 theta_dead[1] = Xa[1][:, 1].min() - 0.2
-flow_dead = rf.integrate_threshold_flow(Xa[1], Ya[1], theta_dead, S_END, s_eval=s_grid)
+flow_dead = rth.integrate_threshold_flow(Xa[1], Ya[1], theta_dead, S_END, s_eval=s_grid)
 dead_move = float(np.abs(flow_dead.theta[:, 0, 1] - theta_dead[1]).max())
 print(f"dead threshold moved by {dead_move:.1e}; the live one by "
       f"{abs(flow_dead.theta[-1, 0, 0] - theta_dead[0]):.2f}")
@@ -914,24 +921,25 @@ ledger.check("8d", "[ours] dead bias: T_i empty => theta_i frozen (max displacem
 # $C_{\rm in}(s_{\rm end})\ge10^{-3}$; the printout also counts the runs in neither class.
 
 # %%
-ETA_W, S_W = 0.02, 60.0
-steps_w = int(round(S_W / ETA_W))
+LR_W, S_W = 0.02, 60.0
+steps_w = int(round(S_W / LR_W))
 Xw = SPREAD * rng.standard_normal((N_WEIGHT_RUNS, n, 2))         # clusters around 0
 Yw = np.full_like(Xw, 1.5)                                        # target beyond: (1.5, 1.5)
 beta_w = -np.sort(Xw, axis=1)[:, :2].mean(axis=1)                 # one point truncated per coord
 runs = {}
 for name, diagonal in (("constrained", True), ("unconstrained", False)):
-    runs[name] = rf.cumulative_gradient_descent(np.eye(2), beta_w, Xw, Yw, ETA_W, steps_w,
-                                                diagonal=diagonal, record_every=steps_w // 6)
-W_end = runs["unconstrained"][0][-1]
+    runs[name] = rtr.cumulative_gradient_descent(np.eye(2), beta_w, Xw, Yw, lr=LR_W,
+                                                 steps=steps_w, diagonal=diagonal,
+                                                 log_every=steps_w // 6)
+W_end = runs["unconstrained"].weights[-1]
 offdiag = np.linalg.norm(W_end * (1 - np.eye(2)), axis=(1, 2)) / np.linalg.norm(W_end, axis=(1, 2))
-drift_constrained = float(np.abs(runs["constrained"][0] - np.eye(2)).max())
+drift_constrained = float(np.abs(runs["constrained"].weights - np.eye(2)).max())
 summary = {}
-for name, (Ws_r, betas_r, losses_r) in runs.items():
-    Z_end = np.stack([rf.truncation_map(Ws_r[-1, b], betas_r[-1, b], Xw[b])
+for name, run_w in runs.items():
+    Z_end = np.stack([rf.truncation_map(run_w.weights[-1, b], run_w.betas[-1, b], Xw[b])
                       for b in range(N_WEIGHT_RUNS)])
-    V_end = rf.within_cluster_spread(Z_end, np.zeros(n, dtype=int))[:, 0]
-    loss_end = losses_r[-1]
+    V_end = rth.within_cluster_spread(Z_end, np.zeros(n, dtype=int))[:, 0]
+    loss_end = run_w.losses[-1]
     summary[name] = dict(collapsed=int(np.sum(loss_end <= 1e-12)),
                          stalled=int(np.sum(loss_end >= 1e-3)), loss=loss_end, V=V_end)
     print(f"{name:>13}: {summary[name]['collapsed']}/{N_WEIGHT_RUNS} collapsed, "
@@ -945,11 +953,12 @@ print(f"constrained W moved by {drift_constrained:.1e}; unconstrained: off-diago
 # continue the stalled runs to s = S_W_LONG: a positive-loss plateau, or a slow approach to 0?
 S_W_LONG = 200.0
 if stalled.any():
-    Ws_u, betas_u, losses_u = runs["unconstrained"]
-    steps_more = int(round((S_W_LONG - S_W) / ETA_W))
-    _, _, losses_long = rf.cumulative_gradient_descent(Ws_u[-1, stalled], betas_u[-1, stalled],
-                                                       Xw[stalled], Yw[stalled], ETA_W,
-                                                       steps_more, record_every=steps_more)
+    run_u = runs["unconstrained"]
+    steps_more = int(round((S_W_LONG - S_W) / LR_W))
+    losses_long = rtr.cumulative_gradient_descent(run_u.weights[-1, stalled],
+                                                  run_u.betas[-1, stalled], Xw[stalled],
+                                                  Yw[stalled], lr=LR_W, steps=steps_more,
+                                                  log_every=steps_more).losses
     plateau = float(np.min(losses_long[-1] / losses_long[0]))
     print(f"stalled runs: loss {losses_long[0].min():.4f} to {losses_long[0].max():.4f} at "
           f"s = {S_W:g}, {losses_long[-1].min():.4f} to {losses_long[-1].max():.4f} at "

@@ -52,7 +52,7 @@ from theory import config, linalg, plotting
 from theory import one_lens as ol
 from theory import deep_linear as dl
 from theory import two_layer as tl
-from theory import relu_flow as rf
+from theory import relu_thresholds as rth
 from theory import critical_sets as cs
 from theory import effective_rank as er
 from theory.claims import Ledger
@@ -248,8 +248,8 @@ def truncation_run(K, M, rng, *, s_grid=None, inside=False):
         Ybar[labels == 0, 0] = np.median(X[labels == 0, 0])
         theta0[0, 0] = X[labels == 0, 0].max() + 0.1
     s_grid = np.linspace(0.0, RF["s_end"], RF["grid"]) if s_grid is None else s_grid
-    flow = rf.integrate_threshold_flow(X, Ybar, theta0, RF["s_end"], groups=labels,
-                                       s_eval=s_grid)
+    flow = rth.integrate_threshold_flow(X, Ybar, theta0, RF["s_end"], groups=labels,
+                                        s_eval=s_grid)
     return s_grid, np.maximum(X[None], flow.theta[:, labels, :])   # T_s(X): (S, N, M)
 
 

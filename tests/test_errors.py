@@ -62,7 +62,7 @@ def test_every_trainer_stops_on_growth_before_overflow():
     stops once it has grown GROWTH_BOUND-fold, with a finite loss in the error."""
     import numpy as np
 
-    from theory import deep_linear, effective_rank, relu_flow
+    from theory import deep_linear, effective_rank, relu_training
     from theory.errors import GROWTH_BOUND
 
     rng = np.random.default_rng(0)
@@ -79,8 +79,8 @@ def test_every_trainer_stops_on_growth_before_overflow():
         effective_rank.train(net, x, w, effective_rank.staircase_target(x), steps=400, lr=30.0,
                              optimizer="gd", log_every=1)
 
-    # every point truncated, error factor 1 - eta k/N = -1.5 per step: the loss grows 2.25x
+    # every point truncated, error factor 1 - lr k/N = -1.5 per step: the loss grows 2.25x
     X = np.array([[0.0], [1.0]])
     target = np.full((2, 1), 1e6)
     with pytest.raises(DivergenceError, match="grew more than"):
-        relu_flow.gradient_descent_thresholds([1e6 - 0.5], X, target, 2.5, 100)
+        relu_training.gradient_descent_thresholds([1e6 - 0.5], X, target, lr=2.5, steps=100)

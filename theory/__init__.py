@@ -9,7 +9,8 @@ The package is the tested core under the notebooks in ``notebooks/``:
 * :mod:`theory.symbolic` sympy derivations: shared helpers and one module per paper;
 * :mod:`theory.errors`  the one ``DivergenceError`` every trainer raises;
 * one simulation module per paper, imported on demand: :mod:`theory.deep_linear` (01),
-  :mod:`theory.two_layer` (02), :mod:`theory.relu_flow` (03), :mod:`theory.critical_sets` (04),
+  :mod:`theory.two_layer` (02), :mod:`theory.relu_flow` (03; with :mod:`theory.relu_thresholds`
+  and :mod:`theory.relu_training`), :mod:`theory.critical_sets` (04),
   :mod:`theory.effective_rank` (05);
 * :mod:`theory.cli` and :mod:`theory.book`  ``python -m theory verify | refresh | site | readme``.
 """

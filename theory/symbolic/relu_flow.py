@@ -1,9 +1,10 @@
 """Sympy derivations for the effective gradient flow of ReLU training (T. Chen, arXiv:2501.07400).
 
 All of it is **our reconstruction** (the paper's body was not available); see
-``theory/relu_flow.py`` and ``docs/03_dynamical_truncation.md``. The derivations work region by
-region: on a fixed truncation pattern every ``max``/ReLU is replaced by its branch, so the
-expressions are polynomial/rational and ``simplify`` can decide the identities exactly.
+``theory/relu_flow.py``, ``theory/relu_thresholds.py`` and ``docs/03_dynamical_truncation.md``.
+The derivations work region by region: on a fixed truncation pattern every ``max``/ReLU is
+replaced by its branch, so the expressions are polynomial/rational and ``simplify`` can decide
+the identities exactly.
 
 * :func:`flow_on_region`         1-D cost on the region x_1<..<x_K<theta<x_{K+1}<..: gradient
                                   ``(K/N)(theta - ybar)``, ``dsolve`` of the flow, crossing time;

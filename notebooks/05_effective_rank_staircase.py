@@ -300,20 +300,29 @@ def shade_plateaus(ax, loss_curve):
         ax.axvspan(s0, s1, color="0.85", zorder=0)
 
 
-fig, axes = plt.subplots(2, (N_SEEDS + 1) // 2, figsize=(10.0, 6.5), squeeze=False)
-for s, ax in enumerate(axes.flat[:N_SEEDS]):
-    shade_plateaus(ax, staircase.losses[:, s])
-    ax.semilogy(staircase.losses[:, s], color="k", lw=1.2, label="loss L")
-    ax.set(title=f"run {s} (Xavier init)", xlabel="Adam step")
-    twin = ax.twinx()
-    for e, eps in enumerate(EPSILONS):
-        twin.step(steps_log, ranks[e, :, s], where="post", color=f"C{e}", lw=1.2,
-                  label=f"$r_\\varepsilon$, ε={eps:g}")
-    twin.set_ylabel("ε-rank")
-    twin.grid(False)
-    if s == 0:
-        ax.set_ylabel("loss (log)")
-        twin.legend(loc="center left")
+def loss_and_rank_panels(run, rank_curves, title, xlabel, ylabel, lw, shade=False):
+    """One panel per run: the loss (black, log) and the eps-ranks at the logged steps."""
+    n_runs = run.losses.shape[1]
+    fig, axes = plt.subplots(2, (n_runs + 1) // 2, figsize=(10.0, 6.5), squeeze=False)
+    for s, ax in enumerate(axes.flat[:n_runs]):
+        if shade:
+            shade_plateaus(ax, run.losses[:, s])
+        ax.semilogy(run.losses[:, s], color="k", lw=lw, label="loss L")
+        ax.set(title=title.format(s), xlabel=xlabel)
+        twin = ax.twinx()
+        for e, eps in enumerate(EPSILONS):
+            twin.step(run.steps, rank_curves[e, :, s], where="post", color=f"C{e}", lw=1.2,
+                      label=f"$r_\\varepsilon$, ε={eps:g}")
+        twin.set_ylabel("ε-rank")
+        twin.grid(False)
+        if s == 0:
+            ax.set_ylabel(ylabel)
+            twin.legend(loc="center left")
+    return fig
+
+
+fig = loss_and_rank_panels(staircase, ranks, "run {} (Xavier init)", "Adam step", "loss (log)",
+                           lw=1.2, shade=True)
 fig.suptitle("Loss (black, log) and ε-rank of the last hidden layer; grey: loss plateaus")
 plotting.savefig(fig, "05_effective_rank_staircase", "staircase")
 plt.show()
@@ -379,19 +388,8 @@ ledger.check("C9b", "[paper] under minibatch SGD the loss leaves a plateau only 
                          "about 0.3 of them")
 
 # %%
-fig, axes = plt.subplots(2, (N_SGD + 1) // 2, figsize=(10.0, 6.5), squeeze=False)
-for s, ax in enumerate(axes.flat[:N_SGD]):
-    ax.semilogy(sgd.losses[:, s], color="k", lw=0.6, label="loss L")
-    ax.set(title=f"SGD run {s} (batch {SGD_BATCH})", xlabel="SGD step")
-    twin = ax.twinx()
-    for e, eps in enumerate(EPSILONS):
-        twin.step(sgd.steps, ranks_sgd[e, :, s], where="post", color=f"C{e}", lw=1.2,
-                  label=f"$r_\\varepsilon$, ε={eps:g}")
-    twin.set_ylabel("ε-rank")
-    twin.grid(False)
-    if s == 0:
-        ax.set_ylabel("full loss L (log)")
-        twin.legend(loc="center left")
+fig = loss_and_rank_panels(sgd, ranks_sgd, f"SGD run {{}} (batch {SGD_BATCH})", "SGD step",
+                           "full loss L (log)", lw=0.6)
 fig.suptitle("Minibatch SGD: loss (black, log) and ε-rank of the last hidden layer")
 plotting.savefig(fig, "05_effective_rank_staircase", "staircase_sgd")
 plt.show()

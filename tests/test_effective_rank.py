@@ -693,3 +693,14 @@ def test_layer_order_share_strict_and_weak():
         er.layer_order_share(r, steps[:3])
     with pytest.raises(TypeError, match="strict"):
         er.layer_order_share(r, steps, strict="yes")
+
+
+def test_xavier_init_takes_widths_as_a_sequence_or_an_array():
+    from_tuple = er.xavier_init((1, 4, 3, 1), np.random.default_rng(0), n_runs=2)
+    from_array = er.xavier_init(np.array([1, 4, 3, 1]), np.random.default_rng(0), n_runs=2)
+    for a, b in zip(from_tuple.params(), from_array.params()):
+        np.testing.assert_array_equal(a, b)
+    # Xavier-normal: W ~ N(0, 2 / (fan_in + fan_out)), zero biases
+    wide = er.xavier_init((200, 300, 1), np.random.default_rng(1))
+    assert abs(np.std(wide.weights[0]) - np.sqrt(2.0 / 500)) < 0.02 * np.sqrt(2.0 / 500)
+    assert not np.any(wide.biases[0])

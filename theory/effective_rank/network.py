@@ -157,7 +157,7 @@ def _check_mlp(name: str, net: object) -> MLP:
 
 
 def _check_widths(widths: object) -> tuple[int, ...]:
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, (Sequence, np.ndarray)):
         raise ValueError(f"widths must be a sequence of layer widths, got {widths!r}")
     checked = tuple(as_int(f"widths[{i}]", n, minimum=1) for i, n in enumerate(widths))
     if len(checked) < 3:
@@ -165,8 +165,8 @@ def _check_widths(widths: object) -> tuple[int, ...]:
     return checked
 
 
-def xavier_init(widths: Sequence[int], rng: np.random.Generator, n_runs: int | None = None,
-                activation: str = "tanh") -> MLP:
+def xavier_init(widths: Sequence[int] | np.ndarray, rng: np.random.Generator,
+                n_runs: int | None = None, activation: str = "tanh") -> MLP:
     """Xavier-normal weights ``W ~ N(0, 2 / (fan_in + fan_out))`` and zero biases.
 
     ``widths = (d, n_1, ..., n_L, K)``; ``n_runs`` independent networks are stacked on a leading

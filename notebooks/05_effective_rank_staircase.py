@@ -651,25 +651,22 @@ plt.show()
 # reported, not asserted.
 
 # %%
-def per_layer_ranks(layer_features, eps):
-    return np.stack([linalg.epsilon_rank(er.gram_matrix(h, w), eps) for h in layer_features])
-
-
 def first_layer_lowest_share(layer_ranks, log_steps, start=200):
     """Share of checkpoints after ``start`` with r(layer l) > r(layer 1) for all l > 1, per run."""
     later = log_steps > start
     return np.all(layer_ranks[1:, later] > layer_ranks[:1, later], axis=0).mean(axis=0)
 
 
-layers_s = er.hidden_features(remedy.snapshots, x)
+layer_ranks_x = {eps: er.layer_epsilon_ranks(staircase.snapshots, x, w, eps) for eps in EPSILONS}
+layer_ranks_k = {eps: er.layer_epsilon_ranks(multi.snapshots, x, w, eps) for eps in EPSILONS}
 strict_order, lowest_first = {}, {}
 for eps in EPSILONS:
-    lr_x, lr_k = per_layer_ranks(layers, eps), per_layer_ranks(layers_k, eps)
-    strict_order[eps] = np.concatenate([er.layer_order_share(lr_x, steps_log),
-                                        er.layer_order_share(lr_k, multi.steps)])
-    lowest_first[eps] = np.concatenate([first_layer_lowest_share(lr_x, steps_log),
-                                        first_layer_lowest_share(lr_k, multi.steps)])
-layer_ranks_s = per_layer_ranks(layers_s, EPS)
+    strict_order[eps] = np.concatenate([er.layer_order_share(layer_ranks_x[eps], steps_log),
+                                        er.layer_order_share(layer_ranks_k[eps], multi.steps)])
+    lowest_first[eps] = np.concatenate([first_layer_lowest_share(layer_ranks_x[eps], steps_log),
+                                        first_layer_lowest_share(layer_ranks_k[eps],
+                                                                 multi.steps)])
+layer_ranks_s = er.layer_epsilon_ranks(remedy.snapshots, x, w, EPS)
 share_s = er.layer_order_share(layer_ranks_s, steps_log)
 run_names = [f"Xavier run {s}" for s in range(N_SEEDS)] + ["Xavier K=8 run"]
 print("share of checkpoints after step 200 with r(1) < r(2) < r(3)   |   with r(1) < r(2), r(3)")
@@ -680,7 +677,7 @@ for i, name in enumerate(run_names):
 for s in range(N_REMEDY):
     print(f"  structured {s:<4d} {share_s[s]:.2f} (eps={EPS:g}); final ranks per layer "
           f"{layer_ranks_s[:, -1, s].tolist()}")
-final_layers = {eps: per_layer_ranks(layers, eps)[:, -1] for eps in EPSILONS}
+final_layers = {eps: layer_ranks_x[eps][:, -1] for eps in EPSILONS}
 print("final ranks per layer (layer 1, 2, 3), Xavier runs, eps = 1e-3: "
       + "; ".join(str(final_layers[1e-3][:, s].tolist()) for s in range(N_SEEDS)))
 traces = np.array([[float(np.trace(er.gram_matrix(h[-1, s], w))) for h in layers]

@@ -54,7 +54,7 @@ import sympy as sp
 import matplotlib.pyplot as plt
 from IPython.display import display, Math
 
-from theory import config, plotting, linalg
+from theory import config, plotting, linalg, fitting
 from theory import effective_rank as er
 from theory.symbolic import effective_rank as sym
 from theory.claims import Ledger
@@ -144,8 +144,8 @@ staircase = er.train(xavier, x, w, f, steps=STEPS, lr=LR, log_every=LOG_EVERY, p
                      desc="staircase runs")
 
 # %%
-steps_log = staircase.log_steps
-loss_log = staircase.loss[steps_log]                                   # (T, runs)
+steps_log = staircase.steps
+loss_log = staircase.losses[steps_log]                                 # (T, runs)
 layers = er.hidden_features(staircase.snapshots, x)                    # 3 x (T, runs, N, 32)
 gram_last = er.gram_matrix(layers[-1], w)
 ranks = er.epsilon_rank_trajectory(gram_last, EPSILONS)                # (eps, T, runs)
@@ -255,7 +255,7 @@ def drop_flat_shares(loss_curves, rank_curves, log_steps):
             drops.size, flats.size, float(pace_ratio))
 
 
-c2 = [plateau_span(staircase.loss[:, s], ranks[:, :, s], rank_gain[:, s])
+c2 = [plateau_span(staircase.losses[:, s], ranks[:, :, s], rank_gain[:, s])
       for s in range(N_SEEDS)]
 print("run  plateau      rank span (eps 1e-2,1e-3,1e-4)   steady-growth span")
 for s, item in enumerate(c2):
@@ -269,7 +269,7 @@ n_with_plateau = sum(item is not None for item in c2)
 spans = np.concatenate([item[1] for item in c2 if item is not None] or [np.full(1, np.nan)])
 steady_spans = np.concatenate([item[2] for item in c2 if item is not None]
                               or [np.full(1, np.nan)])
-p_drop, p_flat, n_drop, n_flat, pace_ratio = drop_flat_shares(staircase.loss, ranks, steps_log)
+p_drop, p_flat, n_drop, n_flat, pace_ratio = drop_flat_shares(staircase.losses, ranks, steps_log)
 print(f"runs with a plateau: {n_with_plateau} of {N_SEEDS}; median rank span inside the first "
       f"plateau {np.median(spans):.1f} (steady growth would give {np.median(steady_spans):.1f})")
 print(f"rank gained over flat 100-step windows / the runs' average gain per 100 steps: "
@@ -300,20 +300,29 @@ def shade_plateaus(ax, loss_curve):
         ax.axvspan(s0, s1, color="0.85", zorder=0)
 
 
-fig, axes = plt.subplots(2, (N_SEEDS + 1) // 2, figsize=(10.0, 6.5), squeeze=False)
-for s, ax in enumerate(axes.flat[:N_SEEDS]):
-    shade_plateaus(ax, staircase.loss[:, s])
-    ax.semilogy(staircase.loss[:, s], color="k", lw=1.2, label="loss L")
-    ax.set(title=f"run {s} (Xavier init)", xlabel="Adam step")
-    twin = ax.twinx()
-    for e, eps in enumerate(EPSILONS):
-        twin.step(steps_log, ranks[e, :, s], where="post", color=f"C{e}", lw=1.2,
-                  label=f"$r_\\varepsilon$, ε={eps:g}")
-    twin.set_ylabel("ε-rank")
-    twin.grid(False)
-    if s == 0:
-        ax.set_ylabel("loss (log)")
-        twin.legend(loc="center left")
+def loss_and_rank_panels(run, rank_curves, title, xlabel, ylabel, lw, shade=False):
+    """One panel per run: the loss (black, log) and the eps-ranks at the logged steps."""
+    n_runs = run.losses.shape[1]
+    fig, axes = plt.subplots(2, (n_runs + 1) // 2, figsize=(10.0, 6.5), squeeze=False)
+    for s, ax in enumerate(axes.flat[:n_runs]):
+        if shade:
+            shade_plateaus(ax, run.losses[:, s])
+        ax.semilogy(run.losses[:, s], color="k", lw=lw, label="loss L")
+        ax.set(title=title.format(s), xlabel=xlabel)
+        twin = ax.twinx()
+        for e, eps in enumerate(EPSILONS):
+            twin.step(run.steps, rank_curves[e, :, s], where="post", color=f"C{e}", lw=1.2,
+                      label=f"$r_\\varepsilon$, ε={eps:g}")
+        twin.set_ylabel("ε-rank")
+        twin.grid(False)
+        if s == 0:
+            ax.set_ylabel(ylabel)
+            twin.legend(loc="center left")
+    return fig
+
+
+fig = loss_and_rank_panels(staircase, ranks, "run {} (Xavier init)", "Adam step", "loss (log)",
+                           lw=1.2, shade=True)
 fig.suptitle("Loss (black, log) and ε-rank of the last hidden layer; grey: loss plateaus")
 plotting.savefig(fig, "05_effective_rank_staircase", "staircase")
 plt.show()
@@ -341,7 +350,7 @@ sgd = er.train(er.xavier_init(WIDTHS, sgd_rng, n_runs=N_SGD), x, w, f, steps=SGD
                rng=sgd_rng, log_every=LOG_EVERY, progress=True, desc="SGD runs")
 
 # %%
-loss_sgd = sgd.loss[sgd.log_steps]                                      # (T, runs)
+loss_sgd = sgd.losses[sgd.steps]                                       # (T, runs)
 ranks_sgd = er.epsilon_rank_trajectory(
     er.gram_matrix(er.hidden_features(sgd.snapshots, x)[-1], w), EPSILONS)   # (eps, T, runs)
 gain_sgd = ranks_sgd[:, -1, :] - ranks_sgd[:, 0, :]
@@ -349,8 +358,8 @@ pooled_sgd = [er.tie_averaged_spearman(np.log(loss_sgd).ravel(), ranks_sgd[e].ra
               for e in range(len(EPSILONS))]
 left = loss_sgd[-1] < SGD_LEFT_LOSS                                     # left the first plateau
 agree = (ranks_sgd[:, -1, :] >= 3) == left[None, :]                     # (eps, runs)
-p_drop_sgd, p_flat_sgd, n_drop_sgd, n_flat_sgd, _ = drop_flat_shares(sgd.loss, ranks_sgd,
-                                                                     sgd.log_steps)
+p_drop_sgd, p_flat_sgd, n_drop_sgd, n_flat_sgd, _ = drop_flat_shares(sgd.losses, ranks_sgd,
+                                                                     sgd.steps)
 print("run  L(0)    L(end)  left plateau  r(0) -> r(end) at eps = 1e-2, 1e-3, 1e-4")
 for s in range(N_SGD):
     print(f"{s:3d}  {loss_sgd[0, s]:.3f}  {loss_sgd[-1, s]:.3f}   {str(bool(left[s])):5s}         "
@@ -379,19 +388,8 @@ ledger.check("C9b", "[paper] under minibatch SGD the loss leaves a plateau only 
                          "about 0.3 of them")
 
 # %%
-fig, axes = plt.subplots(2, (N_SGD + 1) // 2, figsize=(10.0, 6.5), squeeze=False)
-for s, ax in enumerate(axes.flat[:N_SGD]):
-    ax.semilogy(sgd.loss[:, s], color="k", lw=0.6, label="loss L")
-    ax.set(title=f"SGD run {s} (batch {SGD_BATCH})", xlabel="SGD step")
-    twin = ax.twinx()
-    for e, eps in enumerate(EPSILONS):
-        twin.step(sgd.log_steps, ranks_sgd[e, :, s], where="post", color=f"C{e}", lw=1.2,
-                  label=f"$r_\\varepsilon$, ε={eps:g}")
-    twin.set_ylabel("ε-rank")
-    twin.grid(False)
-    if s == 0:
-        ax.set_ylabel("full loss L (log)")
-        twin.legend(loc="center left")
+fig = loss_and_rank_panels(sgd, ranks_sgd, f"SGD run {{}} (batch {SGD_BATCH})", "SGD step",
+                           "full loss L (log)", lw=0.6)
 fig.suptitle("Minibatch SGD: loss (black, log) and ε-rank of the last hidden layer")
 plotting.savefig(fig, "05_effective_rank_staircase", "staircase_sgd")
 plt.show()
@@ -488,7 +486,7 @@ layers_k = er.hidden_features(multi.snapshots, x)
 gram_aug_k = er.gram_matrix(layers_k[-1], w, bias=True)
 A_aug = np.concatenate([multi.snapshots.weights[-1], multi.snapshots.biases[-1][..., None, :]],
                        axis=-2)
-loss_k = multi.loss[multi.log_steps]
+loss_k = multi.losses[multi.steps]
 bound_b, ranks_aug_k = {}, {}
 for eps in EPSILONS:
     ranks_aug_k[eps] = linalg.epsilon_rank(gram_aug_k, eps)
@@ -534,12 +532,12 @@ for e, eps in enumerate(EPSILONS):
                  color=f"C{e}", label=f"Prop A bound, ε={eps:g}")
 ax1.set(xlabel="Adam step", ylabel="loss", title="scalar target: L and Prop A")
 ax1.legend()
-ax2.semilogy(multi.log_steps, loss_k[:, 0], color="k", label="loss L")
+ax2.semilogy(multi.steps, loss_k[:, 0], color="k", label="loss L")
 for e, eps in enumerate(EPSILONS):
-    ax2.semilogy(multi.log_steps, np.where(bound_b[eps][:, 0] > 0, bound_b[eps][:, 0], np.nan),
+    ax2.semilogy(multi.steps, np.where(bound_b[eps][:, 0] > 0, bound_b[eps][:, 0], np.nan),
                  color=f"C{e}", label=f"Prop B bound, ε={eps:g}")
 twin = ax2.twinx()
-twin.step(multi.log_steps, ranks_aug_k[EPS][:, 0], where="post", color="C3", ls="--",
+twin.step(multi.steps, ranks_aug_k[EPS][:, 0], where="post", color="C3", ls="--",
           label=f"$\\tilde r_\\varepsilon$, ε={EPS:g}")
 twin.set_ylabel("bias-augmented ε-rank")
 twin.grid(False)
@@ -574,7 +572,7 @@ remedy = er.train(structured, x, w, f, steps=STEPS, lr=LR, log_every=LOG_EVERY, 
 # %%
 ranks_struct = er.epsilon_rank_trajectory(
     er.gram_matrix(er.hidden_features(remedy.snapshots, x)[-1], w), EPSILONS)
-loss_x, loss_s = staircase.loss[:, :N_REMEDY], remedy.loss
+loss_x, loss_s = staircase.losses[:, :N_REMEDY], remedy.losses
 e_default = EPSILONS.index(EPS)
 r0_gain = ranks_struct[e_default, 0] - ranks[e_default, 0, :N_REMEDY]
 reach_x = er.steps_to_reach(loss_x, 0.5).astype(float)
@@ -653,25 +651,22 @@ plt.show()
 # reported, not asserted.
 
 # %%
-def per_layer_ranks(layer_features, eps):
-    return np.stack([linalg.epsilon_rank(er.gram_matrix(h, w), eps) for h in layer_features])
-
-
 def first_layer_lowest_share(layer_ranks, log_steps, start=200):
     """Share of checkpoints after ``start`` with r(layer l) > r(layer 1) for all l > 1, per run."""
     later = log_steps > start
     return np.all(layer_ranks[1:, later] > layer_ranks[:1, later], axis=0).mean(axis=0)
 
 
-layers_s = er.hidden_features(remedy.snapshots, x)
+layer_ranks_x = {eps: er.layer_epsilon_ranks(staircase.snapshots, x, w, eps) for eps in EPSILONS}
+layer_ranks_k = {eps: er.layer_epsilon_ranks(multi.snapshots, x, w, eps) for eps in EPSILONS}
 strict_order, lowest_first = {}, {}
 for eps in EPSILONS:
-    lr_x, lr_k = per_layer_ranks(layers, eps), per_layer_ranks(layers_k, eps)
-    strict_order[eps] = np.concatenate([er.layer_order_share(lr_x, steps_log),
-                                        er.layer_order_share(lr_k, multi.log_steps)])
-    lowest_first[eps] = np.concatenate([first_layer_lowest_share(lr_x, steps_log),
-                                        first_layer_lowest_share(lr_k, multi.log_steps)])
-layer_ranks_s = per_layer_ranks(layers_s, EPS)
+    strict_order[eps] = np.concatenate([er.layer_order_share(layer_ranks_x[eps], steps_log),
+                                        er.layer_order_share(layer_ranks_k[eps], multi.steps)])
+    lowest_first[eps] = np.concatenate([first_layer_lowest_share(layer_ranks_x[eps], steps_log),
+                                        first_layer_lowest_share(layer_ranks_k[eps],
+                                                                 multi.steps)])
+layer_ranks_s = er.layer_epsilon_ranks(remedy.snapshots, x, w, EPS)
 share_s = er.layer_order_share(layer_ranks_s, steps_log)
 run_names = [f"Xavier run {s}" for s in range(N_SEEDS)] + ["Xavier K=8 run"]
 print("share of checkpoints after step 200 with r(1) < r(2) < r(3)   |   with r(1) < r(2), r(3)")
@@ -682,7 +677,7 @@ for i, name in enumerate(run_names):
 for s in range(N_REMEDY):
     print(f"  structured {s:<4d} {share_s[s]:.2f} (eps={EPS:g}); final ranks per layer "
           f"{layer_ranks_s[:, -1, s].tolist()}")
-final_layers = {eps: per_layer_ranks(layers, eps)[:, -1] for eps in EPSILONS}
+final_layers = {eps: layer_ranks_x[eps][:, -1] for eps in EPSILONS}
 print("final ranks per layer (layer 1, 2, 3), Xavier runs, eps = 1e-3: "
       + "; ".join(str(final_layers[1e-3][:, s].tolist()) for s in range(N_SEEDS)))
 traces = np.array([[float(np.trace(er.gram_matrix(h[-1, s], w))) for h in layers]
@@ -755,17 +750,17 @@ frozen_index = int(np.flatnonzero(steps_log == FROZEN_AT)[0])
 frozen_net = er.select_run(er.select_run(staircase.snapshots, frozen_index), 0)
 frozen_features = er.hidden_features(frozen_net, x)[-1]
 lam_frozen = np.linalg.eigvalsh(er.gram_matrix(frozen_features, w))[::-1]
-eta = 0.25 / lam_frozen[0]
-lam_gd, errors = er.frozen_feature_gd(frozen_features, w, f, eta=eta, steps=FROZEN_STEPS)
-fitted = er.fitted_decay_rates(errors[:, :6])
-predicted = np.log(np.abs(1.0 - 2.0 * eta * lam_gd[:6]))
+lr_frozen = 0.25 / lam_frozen[0]
+lam_gd, errors = er.frozen_feature_gd(frozen_features, w, f, lr=lr_frozen, steps=FROZEN_STEPS)
+fitted = fitting.log_slopes(None, errors[:, :6])
+predicted = np.log(np.abs(1.0 - 2.0 * lr_frozen * lam_gd[:6]))
 rate_error = float(np.max(np.abs(fitted - predicted)))
 horizon = STEPS - FROZEN_AT
 print("k  lambda_k     predicted log-rate  fitted")
 for k in range(6):
     print(f"{k + 1}  {lam_gd[k]:.4e}   {predicted[k]:+.6f}          {fitted[k]:+.6f}")
 print(f"eps-rank at eps={EPS:g}: {int(np.sum(lam_gd > EPS))}; directions with 2 eta lambda_k * "
-      f"{horizon} >= 1: {int(np.sum(2 * eta * lam_gd * horizon >= 1))}")
+      f"{horizon} >= 1: {int(np.sum(2 * lr_frozen * lam_gd * horizon >= 1))}")
 ledger.check("C8", "[ours] frozen features: fitted per-step log-decay of e_k matches log|1 - "
              "2 eta lambda_k| for the 6 largest lambda_k (max abs error; an identity of linear "
              "GD, derivation S5)", rate_error, 1e-6, relation="le", kind="consistency",

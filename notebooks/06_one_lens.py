@@ -383,10 +383,10 @@ def staircase_run(K, rng, runs=ER["runs"]):
 
 run_er, rank_out, rank_hid, eig_out = staircase_run(ER["K"], section_rngs["er"])
 K5 = ER["K"]
-steps_er = run_er.log_steps
+steps_er = run_er.steps
 print(f"K = {K5}: output-change epsilon-rank (eps = {EPS_OUT}) every 200 steps, per run:")
 for j in range(ER["runs"]):
-    print(f"  run {j}: {rank_out[::10, j].tolist()}; final loss {run_er.loss[-1, j]:.4f}, "
+    print(f"  run {j}: {rank_out[::10, j].tolist()}; final loss {run_er.losses[-1, j]:.4f}, "
           f"final eigenvalues {np.array2string(eig_out[-1, j][::-1], precision=3)}")
 print(f"last hidden layer epsilon-rank (eps = {EPS_HID}): start {rank_hid[0].tolist()}, "
       f"end {rank_hid[-1].tolist()}")

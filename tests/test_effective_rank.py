@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from conftest import assert_gradient_matches
 
 from theory import effective_rank as er
-from theory import linalg
+from theory import fitting, linalg, optimizers
+from theory.effective_rank.network import _minibatch_weights
 from theory.symbolic import effective_rank as sym
 
 
@@ -65,20 +67,13 @@ def test_backpropagation_matches_central_differences(activation, grid):
     loss, grads = er.loss_and_gradient(net, x, w, f)
     assert loss.shape == (3,)
     params = net.params()
-    h = 1e-6
-    rng = np.random.default_rng(1)
     for i, p in enumerate(params):
-        for _ in range(4):
-            idx = tuple(rng.integers(0, n) for n in p.shape)
-            plus = [q.copy() for q in params]
-            minus = [q.copy() for q in params]
-            plus[i][idx] += h
-            minus[i][idx] -= h
-            lp, _ = er.loss_and_gradient(net.with_params(plus), x, w, f)
-            lm, _ = er.loss_and_gradient(net.with_params(minus), x, w, f)
-            run = idx[0]                                        # runs are independent
-            fd = (lp[run] - lm[run]) / (2 * h)
-            assert abs(fd - grads[i][idx]) <= 1e-6 * max(1.0, abs(fd)), (activation, i, idx)
+        def total_loss(q, i=i):
+            # runs are independent: the gradient of the summed loss is each run's gradient
+            trial = params[:i] + [q] + params[i + 1:]
+            return float(np.sum(er.loss_and_gradient(net.with_params(trial), x, w, f)[0]))
+
+        assert_gradient_matches(total_loss, grads[i], p, rtol=1e-6, atol=1e-6)
 
 
 def test_loss_is_the_weighted_squared_error(grid):
@@ -189,9 +184,9 @@ def test_layer_epsilon_ranks_shape_and_values(grid):
 def test_adam_two_steps_by_hand():
     params = [np.array([1.0, -2.0])]
     g1, g2 = [np.array([0.5, -1.0])], [np.array([0.1, 0.3])]
-    state = er.AdamState.zeros_like(params)
-    p1, state = er.adam_update(params, g1, state, lr=0.1)
-    p2, state = er.adam_update(p1, g2, state, lr=0.1)
+    adam = optimizers.make_optimizer("adam", lr=0.1)      # the optimizer of train(optimizer="adam")
+    p1, state = adam.update(params, g1, adam.init(params))
+    p2, state = adam.update(p1, g2, state)
     # by hand, coordinate by coordinate (b1 = 0.9, b2 = 0.999, eps = 1e-8)
     expected = []
     for p0, a, b in ((1.0, 0.5, 0.1), (-2.0, -1.0, 0.3)):
@@ -210,27 +205,22 @@ def test_adam_two_steps_by_hand():
                       rtol=1e-14)
 
 
-def test_gd_update():
-    out = er.gd_update([np.array([1.0, 2.0])], [np.array([0.5, -1.0])], 0.1)
-    np.testing.assert_allclose(out[0], [0.95, 2.1])
-
-
 def test_train_adam_decreases_loss_and_is_deterministic(grid):
     x, w = grid
     f = er.staircase_target(x)
     net = er.xavier_init((1, 8, 8, 1), np.random.default_rng(3), n_runs=2)
     run = er.train(net, x, w, f, steps=200, lr=5e-3, log_every=50)
     again = er.train(net, x, w, f, steps=200, lr=5e-3, log_every=50)
-    np.testing.assert_array_equal(run.loss, again.loss)
-    assert run.loss.shape == (201, 2)
-    np.testing.assert_array_equal(run.log_steps, [0, 50, 100, 150, 200])
+    np.testing.assert_array_equal(run.losses, again.losses)
+    assert run.losses.shape == (201, 2)
+    np.testing.assert_array_equal(run.steps, [0, 50, 100, 150, 200])
     assert run.snapshots.weights[0].shape == (5, 2, 1, 8)
-    assert np.all(run.loss[-1] < run.loss[0])
+    assert np.all(run.losses[-1] < run.losses[0])
     # the logged snapshots reproduce the recorded losses
     loss_at_log, _ = er.loss_and_gradient(run.snapshots, x, w, f)
-    np.testing.assert_allclose(loss_at_log, run.loss[run.log_steps], rtol=1e-12)
+    np.testing.assert_allclose(loss_at_log, run.losses[run.steps], rtol=1e-12)
     final_loss, _ = er.loss_and_gradient(run.final, x, w, f)
-    np.testing.assert_allclose(final_loss, run.loss[-1], rtol=1e-12)
+    np.testing.assert_allclose(final_loss, run.losses[-1], rtol=1e-12)
 
 
 def test_train_gd_matches_manual_updates(grid):
@@ -241,9 +231,32 @@ def test_train_gd_matches_manual_updates(grid):
     params = net.params()
     for _ in range(3):
         _, grads = er.loss_and_gradient(net.with_params(params), x, w, f)
-        params = er.gd_update(params, grads, 0.01)
+        params = [p - 0.01 * g for p, g in zip(params, grads)]
     for p, q in zip(params, run.final.params()):
-        np.testing.assert_allclose(p, q, rtol=1e-13)
+        np.testing.assert_array_equal(p, q)
+
+
+def test_train_adam_is_the_shared_loop_with_the_shared_adam(grid):
+    # train() adds nothing to theory.training.run + theory.optimizers: the same numbers, bit
+    # for bit, as a hand-written loop over loss_and_gradient and Adam.update
+    x, w = grid
+    f = er.staircase_target(x)
+    net = small_net(widths=(1, 5, 4, 1), n_runs=2)
+    run = er.train(net, x, w, f, steps=6, lr=0.01, log_every=3)
+    adam = optimizers.make_optimizer("adam", lr=0.01)
+    params = net.params()
+    state = adam.init(params)
+    losses = []
+    for t in range(7):
+        loss, grads = er.loss_and_gradient(net.with_params(params), x, w, f)
+        losses.append(loss)
+        if t < 6:
+            params, state = adam.update(params, grads, state)
+    np.testing.assert_array_equal(run.losses, np.array(losses))
+    for p, q in zip(params, run.final.params()):
+        np.testing.assert_array_equal(p, q)
+    np.testing.assert_array_equal(run.steps, [0, 3, 6])
+    assert run.n_steps == 6 and not run.converged
 
 
 def test_train_sgd_full_batch_without_momentum_is_gd(grid):
@@ -254,7 +267,7 @@ def test_train_sgd_full_batch_without_momentum_is_gd(grid):
     gd = er.train(net, x, w, f, steps=6, lr=0.01, optimizer="gd", log_every=2)
     sgd = er.train(net, x, w, f, steps=6, lr=0.01, optimizer="sgd", log_every=2,
                    batch_size=x.shape[0], rng=np.random.default_rng(0))
-    np.testing.assert_allclose(sgd.loss, gd.loss, rtol=1e-13)
+    np.testing.assert_allclose(sgd.losses, gd.losses, rtol=1e-13)
     for p, q in zip(sgd.final.params(), gd.final.params()):
         np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-15)
 
@@ -278,7 +291,7 @@ def test_train_sgd_momentum_matches_heavy_ball(grid):
 def test_minibatch_weights_draw_b_points_and_are_unbiased():
     rng = np.random.default_rng(5)
     w = np.linspace(0.5, 1.5, 10)
-    draws = np.stack([er._minibatch_weights(rng, w, (3,), 4) for _ in range(4000)])
+    draws = np.stack([_minibatch_weights(rng, w, (3,), 4) for _ in range(4000)])
     assert draws.shape == (4000, 3, 10)
     np.testing.assert_array_equal(np.count_nonzero(draws, axis=-1), 4)     # exactly B points
     chosen = draws[draws > 0].reshape(-1)
@@ -296,12 +309,12 @@ def test_train_sgd_is_deterministic_and_learns(grid):
     run = er.train(net, x, w, f, rng=np.random.default_rng(1), **kwargs)
     again = er.train(net, x, w, f, rng=np.random.default_rng(1), **kwargs)
     other = er.train(net, x, w, f, rng=np.random.default_rng(2), **kwargs)
-    np.testing.assert_array_equal(run.loss, again.loss)
-    assert not np.array_equal(run.loss, other.loss)
-    assert np.all(run.loss[-1] < run.loss[0])
+    np.testing.assert_array_equal(run.losses, again.losses)
+    assert not np.array_equal(run.losses, other.losses)
+    assert np.all(run.losses[-1] < run.losses[0])
     # the recorded loss is the full loss of the logged snapshot, not the minibatch estimate
     loss_at_log, _ = er.loss_and_gradient(run.snapshots, x, w, f)
-    np.testing.assert_allclose(loss_at_log, run.loss[run.log_steps], rtol=1e-12)
+    np.testing.assert_allclose(loss_at_log, run.losses[run.steps], rtol=1e-12)
 
 
 def test_train_raises_divergence_error(grid):
@@ -432,15 +445,15 @@ def test_frozen_feature_gd_follows_geometric_decay():
     x, w = er.gauss_legendre_grid(80)
     features = np.tanh(np.array([[1.0, 2.0, 4.0]]) * x + np.array([0.1, -0.3, 0.5]))
     f = er.staircase_target(x)
-    eta = 0.25 / np.linalg.eigvalsh(er.gram_matrix(features, w))[-1]
-    lam, errors = er.frozen_feature_gd(features, w, f, eta=eta, steps=15)
+    lr = 0.25 / np.linalg.eigvalsh(er.gram_matrix(features, w))[-1]
+    lam, errors = er.frozen_feature_gd(features, w, f, lr=lr, steps=15)
     np.testing.assert_allclose(lam, np.linalg.eigvalsh(er.gram_matrix(features, w))[::-1],
                                rtol=1e-12)
     t = np.arange(16)[:, None]
-    np.testing.assert_allclose(errors, errors[0] * (1 - 2 * eta * lam) ** t, rtol=1e-8,
+    np.testing.assert_allclose(errors, errors[0] * (1 - 2 * lr * lam) ** t, rtol=1e-8,
                                atol=1e-12)
-    rates = er.fitted_decay_rates(errors)
-    np.testing.assert_allclose(rates, np.log(np.abs(1 - 2 * eta * lam)), atol=1e-8)
+    rates = fitting.log_slopes(None, errors)
+    np.testing.assert_allclose(rates, np.log(np.abs(1 - 2 * lr * lam)), atol=1e-8)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -513,18 +526,6 @@ def test_bad_inputs_raise_value_errors_naming_the_argument(grid):
         er.loss_and_gradient(net, x, w, f[:10])
     with pytest.raises(ValueError, match="f"):
         er.loss_and_gradient(net, x, w, np.ones((x.shape[0], 2)))
-    with pytest.raises(ValueError, match="lr"):
-        er.gd_update([np.ones(2)], [np.ones(2)], 0.0)
-    with pytest.raises(ValueError, match="grads"):
-        er.gd_update([np.ones(2)], [np.ones(3)], 0.1)
-    with pytest.raises(ValueError, match="grads"):
-        er.adam_update([np.ones(2)], [np.array([np.inf, 0])],
-                       er.AdamState.zeros_like([np.ones(2)]), 0.1)
-    with pytest.raises(ValueError, match="beta1"):
-        er.adam_update([np.ones(2)], [np.ones(2)], er.AdamState.zeros_like([np.ones(2)]), 0.1,
-                       beta1=1.0)
-    with pytest.raises(ValueError, match="state"):
-        er.adam_update([np.ones(2)], [np.ones(2)], None, 0.1)
     with pytest.raises(ValueError, match="steps"):
         er.train(net, x, w, f, steps=-1, lr=1e-3)
     with pytest.raises(ValueError, match="log_every"):
@@ -579,12 +580,10 @@ def test_bad_inputs_raise_value_errors_naming_the_argument(grid):
         er.lower_bound_b(np.ones(3), np.array([-1]), np.ones((1, 2, 2)), 1e-3)
     with pytest.raises(ValueError, match="A has"):
         er.lower_bound_b(np.ones(3), np.array([1, 2]), np.ones((1, 2, 2)), 1e-3)
-    with pytest.raises(ValueError, match="eta"):
-        er.frozen_feature_gd(np.ones((x.shape[0], 2)), w, f, eta=0.0, steps=3)
+    with pytest.raises(ValueError, match="lr"):
+        er.frozen_feature_gd(np.ones((x.shape[0], 2)), w, f, lr=0.0, steps=3)
     with pytest.raises(ValueError, match="steps"):
-        er.frozen_feature_gd(np.ones((x.shape[0], 2)), w, f, eta=0.1, steps=0)
-    with pytest.raises(ValueError, match="errors"):
-        er.fitted_decay_rates(np.zeros((3, 2)))
+        er.frozen_feature_gd(np.ones((x.shape[0], 2)), w, f, lr=0.1, steps=0)
     with pytest.raises(ValueError, match="n_targets"):
         sym.orthonormal_sine_gram(0)
     with pytest.raises(ValueError, match="r"):
@@ -626,27 +625,17 @@ def test_bad_inputs_of_the_list_and_curve_functions(grid):
         er.stack_snapshots([net, other])
     stacked = er.stack_snapshots((net, net))
     assert stacked.weights[0].shape == (2,) + net.weights[0].shape
-    with pytest.raises(TypeError, match="params"):
-        er.gd_update(1e308, [np.ones(2)], 0.1)
-    with pytest.raises(ValueError, match=r"params\[0\]"):
-        er.gd_update([np.array([np.nan, 1.0])], [np.ones(2)], 0.1)
-    with pytest.raises(ValueError, match="params"):
-        er.gd_update([], [], 0.1)
-    with pytest.raises(TypeError, match="errors"):
-        er.fitted_decay_rates("not a number")
-    with pytest.raises(ValueError, match="errors"):
-        er.fitted_decay_rates(np.ones(5))
     with pytest.raises(ValueError, match="optimizer"):
         er.train(net, x, w, f, steps=2, lr=1e-3, log_every=1, optimizer=["gd"])
     with pytest.raises(TypeError, match="desc"):
         er.train(net, x, w, f, steps=2, lr=1e-3, log_every=1, desc=None)
     features = np.tanh(np.array([[1.0, 2.0]]) * x + np.array([0.1, -0.3]))
     with pytest.raises(ValueError, match="w must be non-negative"):
-        er.frozen_feature_gd(features, -w, f, eta=0.1, steps=3)
+        er.frozen_feature_gd(features, -w, f, lr=0.1, steps=3)
     with pytest.raises(ValueError, match="features"):
-        er.frozen_feature_gd(np.hstack([features, np.zeros_like(x)]), w, f, eta=0.1, steps=3)
+        er.frozen_feature_gd(np.hstack([features, np.zeros_like(x)]), w, f, lr=0.1, steps=3)
     with pytest.raises(er.DivergenceError, match="lower the learning rate"):
-        er.frozen_feature_gd(features, w, f, eta=1e300, steps=3)
+        er.frozen_feature_gd(features, w, f, lr=1e300, steps=3)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -704,3 +693,14 @@ def test_layer_order_share_strict_and_weak():
         er.layer_order_share(r, steps[:3])
     with pytest.raises(TypeError, match="strict"):
         er.layer_order_share(r, steps, strict="yes")
+
+
+def test_xavier_init_takes_widths_as_a_sequence_or_an_array():
+    from_tuple = er.xavier_init((1, 4, 3, 1), np.random.default_rng(0), n_runs=2)
+    from_array = er.xavier_init(np.array([1, 4, 3, 1]), np.random.default_rng(0), n_runs=2)
+    for a, b in zip(from_tuple.params(), from_array.params()):
+        np.testing.assert_array_equal(a, b)
+    # Xavier-normal: W ~ N(0, 2 / (fan_in + fan_out)), zero biases
+    wide = er.xavier_init((200, 300, 1), np.random.default_rng(1))
+    assert abs(np.std(wide.weights[0]) - np.sqrt(2.0 / 500)) < 0.02 * np.sqrt(2.0 / 500)
+    assert not np.any(wide.biases[0])

@@ -16,6 +16,9 @@ labelled as ours:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import sympy as sp
 
 from .._validate import as_float, as_int, as_sympy
@@ -29,7 +32,7 @@ __all__ = ["orthonormal_sine_gram", "sine_tail_energy", "relu_pair_gram",
 x = sp.Symbol("x", real=True)
 
 
-def _rational_residual(expr) -> sp.Expr:
+def _rational_residual(expr: sp.Expr) -> sp.Expr:
     """``expr`` as one fraction with an expanded numerator (0 iff ``expr`` vanishes identically).
 
     Much faster than ``simplify`` on the rational functions of the Cayley parametrisation.
@@ -51,7 +54,7 @@ def orthonormal_sine_gram(n_targets: int) -> sp.Matrix:
                                                * sp.sin((k + 1) * sp.pi * x), (x, -1, 1)))
 
 
-def sine_tail_energy(amplitudes, r: int) -> sp.Expr:
+def sine_tail_energy(amplitudes: Iterable[object], r: int) -> sp.Expr:
     """``tau_r^2`` for targets ``c_k sin(k pi x)``: the sum of the ``K - r`` smallest ``c_k^2``.
 
     The target Gram matrix is ``diag(c_k^2)`` (S1), its eigenvalues are the ``c_k^2``, and the
@@ -60,17 +63,17 @@ def sine_tail_energy(amplitudes, r: int) -> sp.Expr:
     if isinstance(amplitudes, (str, bytes)) or not hasattr(amplitudes, "__iter__"):
         raise TypeError("amplitudes must be a sequence of numbers, got "
                         f"{type(amplitudes).__name__}")
-    amplitudes = [as_sympy(f"amplitudes[{k}]", c) for k, c in enumerate(amplitudes)]
-    if not amplitudes:
+    values: list[sp.Expr] = [as_sympy(f"amplitudes[{k}]", c) for k, c in enumerate(amplitudes)]
+    if not values:
         raise ValueError("amplitudes must not be empty")
-    r = as_int("r", r, minimum=0, maximum=len(amplitudes))
-    gram = sp.diag(*[c**2 for c in amplitudes])
+    r = as_int("r", r, minimum=0, maximum=len(values))
+    gram = sp.diag(*[c**2 for c in values])
     eigenvalues = sorted(gram.eigenvals(multiple=True), key=lambda v: float(v), reverse=True)
     return sp.nsimplify(sum(eigenvalues[r:], sp.Integer(0)))
 
 
 # -- S2 ---------------------------------------------------------------------------------------
-def relu_pair_gram():
+def relu_pair_gram() -> dict[str, Any]:
     """Two ReLU neurons on ``[0, 1]`` with kinks at ``c`` and ``c + delta``.
 
     ``phi_1 = (x - c)_+``, ``phi_2 = (x - c - delta)_+``; with ``L = 1 - c`` the Gram matrix is
@@ -93,7 +96,7 @@ def relu_pair_gram():
             "symbols": (c, delta, L)}
 
 
-def relu_pair_min_eigenvalue(L_value, delta_value) -> float:
+def relu_pair_min_eigenvalue(L_value: float, delta_value: float) -> float:
     """Exact smallest eigenvalue of the S2 Gram matrix at numeric ``L_c`` and ``delta``.
 
     Requires ``0 < L_c <= 1`` (the first kink inside ``[0, 1]``) and ``0 <= delta < L_c``.
@@ -109,7 +112,7 @@ def relu_pair_min_eigenvalue(L_value, delta_value) -> float:
 
 
 # -- S3 ---------------------------------------------------------------------------------------
-def duplicate_neuron_symmetry():
+def duplicate_neuron_symmetry() -> dict[str, Any]:
     """Gradients of a two-neuron tanh model agree on the duplicated set.
 
     ``u = a1 tanh(w1 x + b1) + a2 tanh(w2 x + b2)``, per-sample loss ``(u - y)^2``. Returns the
@@ -129,7 +132,7 @@ def duplicate_neuron_symmetry():
 
 
 # -- S4 ---------------------------------------------------------------------------------------
-def cayley_orthogonal(n: int, name: str = "s") -> tuple:
+def cayley_orthogonal(n: int, name: str = "s") -> tuple[sp.Matrix, list[sp.Symbol]]:
     """An exactly orthogonal ``n x n`` matrix ``Q = (I - S)(I + S)^{-1}``, ``S`` skew-symmetric.
 
     Returns ``(Q, params)``; ``Q^T Q = I`` holds identically in the parameters.
@@ -146,7 +149,7 @@ def cayley_orthogonal(n: int, name: str = "s") -> tuple:
     return (identity - S) * (identity + S).inv(), params
 
 
-def bound_identities(n: int = 2, r: int = 1):
+def bound_identities(n: int = 2, r: int = 1) -> dict[str, Any]:
     """The two identities behind Props A and B, on an ``n x n`` symbolic SVD.
 
     With ``Phi_W = U diag(sigma) V^T`` (``U``, ``V`` exactly orthogonal, Cayley form) and the
@@ -184,7 +187,7 @@ def bound_identities(n: int = 2, r: int = 1):
 
 
 # -- S5 ---------------------------------------------------------------------------------------
-def frozen_feature_flow():
+def frozen_feature_flow() -> dict[str, Any]:
     """Output-weight flow with frozen features, diagonalised.
 
     ``da/dt = -2 (M a - Phi_W^T f_W)``; with ``e_k = v_k . (a - a*)`` each mode obeys

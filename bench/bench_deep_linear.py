@@ -1,5 +1,6 @@
-"""Benchmarks of theory.deep_linear, theory.compression and theory.matrix_completion (law of
-parsimony): printed ratios, nothing asserted.
+"""Benchmarks of the law-of-parsimony modules (deep_linear, compression, matrix_completion).
+
+Printed ratios, nothing asserted.
 
 All figures are wall time with every BLAS thread (what a user feels), each next to a bound
 measured in the same run:

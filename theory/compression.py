@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.sparse.linalg import svds
 
 from ._validate import as_choice, as_float, as_float_array, as_generator, as_int, as_matrix_stack
 from .deep_linear import Trajectory, end_to_end, train
@@ -104,19 +105,15 @@ def _init_scale(weights0: ArrayLike) -> tuple[np.ndarray, float]:
 
 def _top_singular_vectors(Phi: np.ndarray, r: int, method: str,
                           rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``r`` left and right singular vectors: a full SVD, or a randomized range finder
-    (Halko, Martinsson & Tropp 2011) with ``r + 10`` probes and two power iterations, which costs
-    ``O(d^2 r)`` and is exact to round-off when ``rank(Phi) <= r``."""
+    """Top-``r`` left and right singular vectors: a full SVD (``O(d^3)``), or the truncated
+    ``scipy.sparse.linalg.svds`` (ARPACK from a start vector drawn from ``rng``), which needs
+    only products with ``Phi`` and ``Phi^T`` and is exact to round-off for the top ``r``."""
     if method == "exact" or rng is None:
         U, _, Vt = np.linalg.svd(Phi)
         return U[:, :r], Vt[:r].T
-    k = min(r + 10, min(Phi.shape))
-    Q, _ = np.linalg.qr(Phi @ rng.standard_normal((Phi.shape[1], k)))
-    for _ in range(2):
-        Q, _ = np.linalg.qr(Phi.T @ Q)
-        Q, _ = np.linalg.qr(Phi @ Q)
-    Ub, _, Vt = np.linalg.svd(Q.T @ Phi, full_matrices=False)
-    return (Q @ Ub)[:, :r], Vt[:r].T
+    U, s, Vt = svds(Phi, k=r, rng=rng)
+    order = np.argsort(s)[::-1]                # svds returns ascending singular values
+    return U[:, order], Vt[order].T
 
 
 def invariant_frame(weights0: ArrayLike, target: ArrayLike, rank: int, *, tol: float = 1e-8,
@@ -129,8 +126,8 @@ def invariant_frame(weights0: ArrayLike, target: ArrayLike, rank: int, *, tol: f
     ``V_{1,1}`` is an orthonormal basis of ``S`` from the SVD of ``[V_Phi, O^T U_Phi]``,
     ``V_{1,2}`` its orthogonal complement; ``U_l = O_l V_l`` and ``V_{l+1} = U_l``.
     ``thin=True`` keeps only the first ``2r`` columns (all the compressed network needs; cost
-    ``O(L d^2 r)`` plus the SVD of ``Phi``); ``svd="randomized"`` (with ``rng``) replaces the full
-    SVD of ``Phi`` by an ``O(d^2 r)`` randomized one.
+    ``O(L d^2 r)`` plus the SVD of ``Phi``); ``svd="truncated"`` (with ``rng``) replaces the full
+    SVD of ``Phi`` by the top-``r`` ``scipy.sparse.linalg.svds``.
     Raises ``ValueError`` when ``dim S < 2r`` (smallest singular value of ``[V_Phi, O^T U_Phi]``
     below ``tol``), e.g. ``O = I`` with a symmetric ``Phi``, or when ``d < 2r``.
     """
@@ -143,8 +140,8 @@ def invariant_frame(weights0: ArrayLike, target: ArrayLike, rank: int, *, tol: f
     if 2 * r > d:
         raise ValueError(f"rank must satisfy 2 rank <= d = {d}, got rank = {r}")
     tol = as_float("tol", tol, minimum=0.0)
-    svd = as_choice("svd", svd, {"exact", "randomized"})
-    if svd == "randomized":
+    svd = as_choice("svd", svd, {"exact", "truncated"})
+    if svd == "truncated":
         rng = as_generator("rng", rng)
     Uphi, Vphi = _top_singular_vectors(Phi, r, svd, rng)
     OtU = Uphi

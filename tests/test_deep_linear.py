@@ -14,6 +14,7 @@ from theory import deep_linear as dl
 from theory import linalg
 from theory import matrix_completion as mc
 from theory import separation as sep
+from theory import training
 from theory.fast import deep_linear as fast_dl
 from theory.optimizers import make_optimizer
 
@@ -165,6 +166,7 @@ def test_train_gd_matches_manual_steps(rng):
                                atol=1e-14)
     np.testing.assert_allclose(traj.losses, [dl.loss(M, Phi) for M in manual], rtol=1e-12)
     assert traj.n_steps == 5 and not traj.converged
+    assert isinstance(traj, training.Trajectory)
     np.testing.assert_allclose(traj.layer(2), traj.snapshots[:, 1])
     np.testing.assert_allclose(traj.final, manual[-1], atol=1e-14)
 

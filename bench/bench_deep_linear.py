@@ -1,4 +1,6 @@
-"""Benchmarks of theory.deep_linear (law of parsimony): printed ratios, nothing asserted.
+"""Benchmarks of the law-of-parsimony modules (deep_linear, compression, matrix_completion).
+
+Printed ratios, nothing asserted.
 
 All figures are wall time with every BLAS thread (what a user feels), each next to a bound
 measured in the same run:
@@ -28,7 +30,9 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from theory import compression as cn
 from theory import deep_linear as dl
+from theory import matrix_completion as mc
 
 clock = time.perf_counter          # wall time
 
@@ -55,9 +59,9 @@ def per_step_seconds(weights0, target, lr: float, short: int, long: int, repeats
     best = np.inf
     for _ in range(repeats):
         t0 = clock()
-        dl.train(weights0, target, lr=lr, steps=short, stride=10**9, **kwargs)
+        dl.train(weights0, target, lr=lr, steps=short, log_every=10**9, **kwargs)
         t1 = clock()
-        dl.train(weights0, target, lr=lr, steps=long, stride=10**9, **kwargs)
+        dl.train(weights0, target, lr=lr, steps=long, log_every=10**9, **kwargs)
         t2 = clock()
         best = min(best, ((t2 - t1) - (t1 - t0)) / (long - short))
     return best
@@ -80,7 +84,7 @@ def bench_full_step(rng) -> None:
         Phi = dl.low_rank_target(d, [3.0, 1.5], rng)
         W0 = dl.orthogonal_init(d, 3, 0.3, rng)
         X = np.linalg.qr(rng.standard_normal((d, d)))[0]       # whitened inputs, Y = Phi X
-        mask = dl.observation_mask((d, d), 0.2, rng)
+        mask = mc.observation_mask((d, d), 0.2, rng)
         paths = [("gd", {}, 6), ("momentum", dict(optimizer="momentum"), 6),
                  ("inputs", dict(inputs=X), 8), ("mask", dict(mask=mask), 6)]
         short, long = (2, 10) if d < 1000 else (2, 7)
@@ -102,14 +106,14 @@ def bench_equivalence(rng) -> None:
     W0 = dl.orthogonal_init(d, 3, eps, rng)
     t_init = time.perf_counter() - t0
     t0 = time.perf_counter()
-    frame = dl.invariant_frame(W0, Phi, r, thin=True, svd="randomized", rng=rng)
-    init, phi_tilde = dl.compressed_problem(frame, Phi)
+    frame = cn.invariant_frame(W0, Phi, r, thin=True, svd="truncated", rng=rng)
+    init, phi_tilde = cn.compressed_problem(frame, Phi)
     t_build = time.perf_counter() - t0
     t0 = time.perf_counter()
-    run = dl.train(init, phi_tilde, lr=eta, steps=200_000, tol=tol, stride=10**9)
+    run = dl.train(init, phi_tilde, lr=eta, steps=200_000, tol=tol, log_every=10**9)
     t_train = time.perf_counter() - t0
-    rho = dl.complement_scalar_gd(eps, eta, run.n_steps, 3)[-1]
-    total = run.losses[-1] + float(dl.complement_loss(rho, 3, d - 2 * r))
+    rho = cn.complement_scalar_gd(eps, eta, run.n_steps, 3)[-1]
+    total = run.losses[-1] + float(cn.complement_loss(rho, 3, d - 2 * r))
     print(f"    Haar init of the full network (shared by both) {t_init:.2f} s")
     print(f"    construction (frame + Phi~) {t_build:.2f} s, training {run.n_steps} steps "
           f"{t_train:.2f} s -> compressed total {t_build + t_train:.2f} s (goal <= 5 s); "
@@ -124,8 +128,8 @@ def bench_ratio(rng) -> None:
     print(f"(c) per-step ratio full / compressed at d = {d}, r = {r}, L = 3")
     Phi = dl.low_rank_target(d, [3.0, 1.5], rng)
     W0 = dl.orthogonal_init(d, 3, 0.3, rng)
-    frame = dl.invariant_frame(W0, Phi, r)
-    init, phi_tilde = dl.compressed_problem(frame, Phi)
+    frame = cn.invariant_frame(W0, Phi, r)
+    init, phi_tilde = cn.compressed_problem(frame, Phi)
     full = per_step_seconds(W0, Phi, 0.02, 2, 12, repeats=2)
     small = per_step_seconds(init, phi_tilde, 0.02, 1000, 21_000, repeats=3)
     print(f"    full {1e3 * full:.2f} ms, compressed {1e6 * small:.1f} us per step: "
@@ -137,7 +141,7 @@ def bench_completion(rng) -> None:
     print(f"(d) matrix completion at the authors' size (d = {d}, 20% observed, compressed chain "
           f"of inner width 2r = {k}, L = {L}): ms per GD step")
     target = dl.low_rank_target(d, np.linspace(2.0, 1.0, r), rng)
-    mask = dl.observation_mask((d, d), 0.2, rng)
+    mask = mc.observation_mask((d, d), 0.2, rng)
     rows, cols = np.nonzero(mask)
     values = target[rows, cols]
     weights = [rng.standard_normal((k, d)) / np.sqrt(d)] + \
@@ -153,17 +157,17 @@ def bench_completion(rng) -> None:
         return best
 
     short, long = 2, 12
-    sparse_step = (timed(dl.train_observed, weights, rows, cols, values, lr=1e-3, steps=long,
-                         stride=10**9)
-                   - timed(dl.train_observed, weights, rows, cols, values, lr=1e-3, steps=short,
-                           stride=10**9)) / (long - short)
-    dense_step = (timed(dl.train, weights, target, mask=mask, lr=1e-3, steps=long, stride=10**9,
+    sparse_step = (timed(mc.train_observed, weights, rows, cols, values, lr=1e-3, steps=long,
+                         log_every=10**9)
+                   - timed(mc.train_observed, weights, rows, cols, values, lr=1e-3, steps=short,
+                           log_every=10**9)) / (long - short)
+    dense_step = (timed(dl.train, weights, target, mask=mask, lr=1e-3, steps=long, log_every=10**9,
                         repeats=2)
                   - timed(dl.train, weights, target, mask=mask, lr=1e-3, steps=short,
-                          stride=10**9, repeats=2)) / (long - short)
-    residual = timed(dl.masked_residual, weights[-1] @ weights[1], weights[0], rows, cols,
+                          log_every=10**9, repeats=2)) / (long - short)
+    residual = timed(mc.masked_residual, weights[-1] @ weights[1], weights[0], rows, cols,
                      values)
-    dense_residual = timed(dl.masked_residual_dense, weights[-1] @ weights[1], weights[0],
+    dense_residual = timed(mc.masked_residual_dense, weights[-1] @ weights[1], weights[0],
                            target, mask)
     print(f"    step: observed-entries path {1e3 * sparse_step:.2f} ms, dense masked path "
           f"{1e3 * dense_step:.2f} ms, ratio {dense_step / sparse_step:.1f}x")

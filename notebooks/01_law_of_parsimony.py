@@ -55,21 +55,25 @@ import matplotlib.pyplot as plt
 from IPython.display import Math, display
 
 from theory import config, linalg, plotting
+from theory import compression as cn
 from theory import deep_linear as dl
+from theory import matrix_completion as mc
+from theory import separation as sep
 from theory.claims import Ledger
+from theory.fitting import log_linear_fit
 from theory.symbolic import deep_linear as sdl
 
 SEED = config.SEED
 NOTEBOOK = "01_law_of_parsimony"
 # Sections 2-5: d = 20, r = 2, L = 3, eps = 0.3, eta = 0.02, T = 4000
-BLOCK = dict(d=20, r=2, L=3, eps=0.3, eta=0.02, steps=4000, stride=200, s=(3.0, 1.5))
+BLOCK = dict(d=20, r=2, L=3, eps=0.3, lr=0.02, steps=4000, log_every=200, s=(3.0, 1.5))
 # The authors' spectrum figure: d = 30, rank-3 Gaussian target, eps = 1, eta = 1/900, 50 steps
-SPECTRUM = dict(d=30, r=3, L=3, eps=1.0, eta=1 / 900, steps=50)
+SPECTRUM = dict(d=30, r=3, L=3, eps=1.0, lr=1 / 900, steps=50)
 # Section 6: balancedness at fixed physical time eta t = 40
-BALANCE = dict(d=12, r=2, L=3, eps=0.3, time=40.0, etas=(0.04, 0.02, 0.01))
+BALANCE = dict(d=12, r=2, L=3, eps=0.3, time=40.0, lrs=(0.04, 0.02, 0.01))
 # Section 7: complement scalar at eta t = 200; scalar L = 2 logistic at flow time 3
-COMPLEMENT = dict(L=3, eps=0.3, time=200.0, etas=(0.1, 0.05, 0.025))
-SCALAR = dict(phi=2.0, eps=0.1, time=3.0, etas=(1e-3, 5e-4))
+COMPLEMENT = dict(L=3, eps=0.3, time=200.0, lrs=(0.1, 0.05, 0.025))
+SCALAR = dict(phi=2.0, eps=0.1, time=3.0, lrs=(1e-3, 5e-4))
 # Section 8, the authors' class-separation setting: K = 5 classes of n = 10 samples, width 50.
 # Their mean-loss step 1 (or 10) over K N = 250 entries is our eta = 1/250 (or 0.04); their
 # tolerance 1e-6 on the mean loss is our sum loss 2.5e-4. Runs (L, eps, eta): the depth grid
@@ -82,21 +86,21 @@ RELU = config.pick(quick=((4, 0.5, 0.04), (6, 0.5, 1 / 250)),
                    full=((4, 0.5, 0.04), (6, 0.5, 1 / 250), (8, 0.5, 1 / 250),
                          (10, 0.5, 1 / 250)))
 # Section 9: matrix completion, depth 2 vs 3, compared at equal train loss (mean 1e-8)
-DEPTH = dict(d=40, r=3, fraction=0.35, eps=1e-3, eta=0.01, max_steps=60_000, mean_train=1e-8,
+DEPTH = dict(d=40, r=3, fraction=0.35, eps=1e-3, lr=0.01, max_steps=60_000, mean_train=1e-8,
           seeds=(0, 1, 2))
 # The authors' width sweep (full mode only): d = 100, r = 10, 30 % observed, widths 10..100
-WIDTH = dict(d=100, r=10, fraction=0.3, eps=1e-3, etas={2: 1e-2, 3: 3e-2},
+WIDTH = dict(d=100, r=10, fraction=0.3, eps=1e-3, lrs={2: 1e-2, 3: 3e-2},
              widths=tuple(range(10, 101, 10)), trials=2, max_steps=60_000, mean_tol=1e-10)
 # Paper-scale runs (section 11): quick mode shrinks them, THEORY_FULL=1 runs the authors' sizes
-EQUIV = config.pick(quick=dict(d=64, r=4, eps=1e-2, eta=5e-3, tol=1e-10, max_steps=100_000,
-                               stride=100),
-                    full=dict(d=1000, r=10, eps=1e-3, eta=1e-3, tol=1e-10, max_steps=1_000_000,
-                              stride=2000))
+EQUIV = config.pick(quick=dict(d=64, r=4, eps=1e-2, lr=5e-3, tol=1e-10, max_steps=100_000,
+                               log_every=100),
+                    full=dict(d=1000, r=10, eps=1e-3, lr=1e-3, tol=1e-10, max_steps=1_000_000,
+                              log_every=2000))
 # Matrix completion with the compressed network (frozen vs trainable outer factors); the
 # full network is trained beside it only in quick mode (at d = 1000 a step costs ~1 s)
-MC = config.pick(quick=dict(d=40, r=3, fraction=0.35, eps=1e-2, eta=1e-2, gamma=0.01,
+MC = config.pick(quick=dict(d=40, r=3, fraction=0.35, eps=1e-2, lr=1e-2, gamma=0.01,
                             max_steps=30_000, mean_tol=1e-10, original=True, narrow=(3,)),
-                 full=dict(d=1000, r=5, fraction=0.2, eps=1e-3, eta=5e-3, gamma=0.01,
+                 full=dict(d=1000, r=5, fraction=0.2, eps=1e-3, lr=5e-3, gamma=0.01,
                            max_steps=40_000, mean_tol=1e-9, original=False, narrow=(5,)))
 
 # %%
@@ -166,13 +170,13 @@ ledger.check("S2", "[ours] First GD step from eps*I on Phi = u v^T changes W_1 o
 # $\Phi = U\operatorname{diag}(3, 1.5)V^\top$; the rotated layers $U_l^\top W_l V_l$ every 200 steps.
 
 # %%
-d, r, L, eps, eta, T = (BLOCK[k] for k in ("d", "r", "L", "eps", "eta", "steps"))
+d, r, L, eps, eta, T = (BLOCK[k] for k in ("d", "r", "L", "eps", "lr", "steps"))
 Phi = dl.low_rank_target(d, BLOCK["s"], rng)
 W0 = dl.orthogonal_init(d, L, eps, rng)
-traj = dl.train(W0, Phi, lr=eta, steps=T, stride=BLOCK["stride"])
-frame = dl.invariant_frame(W0, Phi, r)
-rho = dl.complement_scalar_gd(eps, eta, T, L)
-off, comp, blocks = dl.block_residual(traj.weights, frame, rho[traj.steps])
+traj = dl.train(W0, Phi, lr=eta, steps=T, log_every=BLOCK["log_every"])
+frame = cn.invariant_frame(W0, Phi, r)
+rho = cn.complement_scalar_gd(eps, eta, T, L)
+off, comp, blocks = cn.block_residual(traj.snapshots, frame, rho[traj.steps])
 print(f"snapshots {traj.steps.size}, layers {L}: max off-diagonal block {off.max():.1e}, "
       f"max |lower block - rho I| {comp.max():.1e}; rho(T) = {rho[-1]:.6f}")
 ledger.check("C1a", "[paper] Each layer changes only inside a small invariant part: [ours] "
@@ -194,9 +198,9 @@ ledger.check("C1b", "[ours] The lower block equals rho(t) I, rho from the scalar
 # heavy-ball scalar map.
 
 # %%
-traj_mom = dl.train(W0, Phi, lr=eta, steps=1000, optimizer="momentum", momentum=0.9, stride=100)
-rho_mom = dl.complement_scalar_gd(eps, eta, 1000, L, momentum=0.9)
-off_m, comp_m, _ = dl.block_residual(traj_mom.weights, frame, rho_mom[traj_mom.steps])
+traj_mom = dl.train(W0, Phi, lr=eta, steps=1000, optimizer="momentum", momentum=0.9, log_every=100)
+rho_mom = cn.complement_scalar_gd(eps, eta, 1000, L, momentum=0.9)
+off_m, comp_m, _ = cn.block_residual(traj_mom.snapshots, frame, rho_mom[traj_mom.steps])
 print(f"momentum: off-diagonal {off_m.max():.1e}, lower - rho I {comp_m.max():.1e}")
 ledger.check("C1c", "[ours] Heavy-ball momentum (mu = 0.9, 1000 steps) keeps the exact block "
              "form", max(off_m.max(), comp_m.max()), 1e-10, relation="le",
@@ -231,10 +235,10 @@ def spectrum_classes(weights, rho_t, tol=1e-9):
 rng_e1 = np.random.default_rng(SEED + 1)
 Phi_e1 = gaussian_low_rank(SPECTRUM["d"], SPECTRUM["r"], rng_e1)
 W0_e1 = dl.orthogonal_init(SPECTRUM["d"], SPECTRUM["L"], SPECTRUM["eps"], rng_e1)
-traj_e1 = dl.train(W0_e1, Phi_e1, lr=SPECTRUM["eta"], steps=SPECTRUM["steps"])
-rho_e1 = dl.complement_scalar_gd(SPECTRUM["eps"], SPECTRUM["eta"], SPECTRUM["steps"], SPECTRUM["L"])
-above1, at1, below1, sv_c1 = spectrum_classes(traj.weights[1:], rho[traj.steps][1:])
-above2, at2, below2, sv_e1 = spectrum_classes(traj_e1.weights[1:], rho_e1[1:])
+traj_e1 = dl.train(W0_e1, Phi_e1, lr=SPECTRUM["lr"], steps=SPECTRUM["steps"])
+rho_e1 = cn.complement_scalar_gd(SPECTRUM["eps"], SPECTRUM["lr"], SPECTRUM["steps"], SPECTRUM["L"])
+above1, at1, below1, sv_c1 = spectrum_classes(traj.snapshots[1:], rho[traj.steps][1:])
+above2, at2, below2, sv_e1 = spectrum_classes(traj_e1.snapshots[1:], rho_e1[1:])
 count_c1 = bool(np.all(at1 == d - 2 * r) and np.all(above1 == r) and np.all(below1 == r))
 count_e1 = bool(np.all(at2 == SPECTRUM["d"] - 2 * SPECTRUM["r"]) and np.all(above2 == SPECTRUM["r"])
                 and np.all(below2 == SPECTRUM["r"]))
@@ -243,8 +247,8 @@ top_e1 = sv_e1[:, :, :SPECTRUM["r"]]                                  # (t, laye
 top_spread = float(np.max((top_e1.max(axis=1) - top_e1.min(axis=1)) / top_e1.max(axis=1)))
 # the alternative: the same target and step size from a Gaussian init of matched norm
 W0_e1g = dl.gaussian_init(SPECTRUM["d"], SPECTRUM["L"], SPECTRUM["eps"], np.random.default_rng(SEED + 11))
-top_g = linalg.singular_values(dl.train(W0_e1g, Phi_e1, lr=SPECTRUM["eta"],
-                                        steps=SPECTRUM["steps"]).weights[1:])[:, :, :SPECTRUM["r"]]
+top_g = linalg.singular_values(dl.train(W0_e1g, Phi_e1, lr=SPECTRUM["lr"],
+                                        steps=SPECTRUM["steps"]).snapshots[1:])[:, :, :SPECTRUM["r"]]
 top_spread_g = float(np.max((top_g.max(axis=1) - top_g.min(axis=1)) / top_g.max(axis=1)))
 print(f"section-2 run: at rho {np.unique(at1)}, above {np.unique(above1)}, below {np.unique(below1)}")
 print(f"spectrum setting: at rho {np.unique(at2)}, above {np.unique(above2)}, below "
@@ -275,7 +279,7 @@ ledger.check("C1g", "[ours] Authors' spectrum setting: the top-3 singular values
 # %%
 fig, axes = plotting.figure("triple", ncols=3, sharey=True)
 steps_e1 = np.arange(SPECTRUM["steps"] + 1)
-sv_all = linalg.singular_values(traj_e1.weights)
+sv_all = linalg.singular_values(traj_e1.snapshots)
 for l, ax in enumerate(axes):
     k = SPECTRUM["r"]
     ax.plot(steps_e1, sv_all[:, l, :k], color="C3", lw=1.2)
@@ -300,9 +304,9 @@ plt.show()
 # principal angle, accurate near 0).
 
 # %%
-_, _, Vt_all = np.linalg.svd(traj_e1.weights)
+_, _, Vt_all = np.linalg.svd(traj_e1.snapshots)
 k, m_e1 = SPECTRUM["r"], SPECTRUM["d"] - 2 * SPECTRUM["r"]
-frame_e1 = dl.invariant_frame(W0_e1, Phi_e1, SPECTRUM["r"])
+frame_e1 = cn.invariant_frame(W0_e1, Phi_e1, SPECTRUM["r"])
 ref_top, ref_bot = Vt_all[1, :, :k].transpose(0, 2, 1), Vt_all[1, :, -k:].transpose(0, 2, 1)
 top_angle = linalg.principal_angles(Vt_all[1:, :, :k].transpose(0, 1, 3, 2), ref_top)[..., -1]
 bot_angle = linalg.principal_angles(Vt_all[1:, :, -k:].transpose(0, 1, 3, 2), ref_bot)[..., -1]
@@ -343,8 +347,8 @@ plt.show()
 # the same space ($V_{l+1} = U_l$).
 
 # %%
-sines_c1 = dl.layer_alignment(traj.weights[1:], rho[traj.steps][1:])
-sines_e1 = dl.layer_alignment(traj_e1.weights[1:], rho_e1[1:])
+sines_c1 = dl.layer_alignment(traj.snapshots[1:], rho[traj.steps][1:])
+sines_e1 = dl.layer_alignment(traj_e1.snapshots[1:], rho_e1[1:])
 align = float(max(np.max(sines_c1), np.max(sines_e1)))
 print(f"largest sin(angle) between left(W_l) and right(W_l+1) learned spaces: {align:.1e}")
 ledger.check("C2", "[ours] Layer alignment found from the weights alone: sin of the largest "
@@ -363,13 +367,13 @@ ledger.check("C2", "[ours] Layer alignment found from the weights alone: sin of 
 # invariance of the Frobenius norm, $\ell = \tilde\ell + \tfrac12(d-2r)\rho^{2L}$.
 
 # %%
-comp_traj = dl.train_compressed(frame, Phi, lr=eta, steps=T, stride=BLOCK["stride"])
-rebuilt = dl.compressed_end_to_end(comp_traj.weights, frame, rho[comp_traj.steps])
-traj_err = float(np.linalg.norm(dl.end_to_end(traj.weights) - rebuilt, axis=(-2, -1)).max())
-split = traj.losses - comp_traj.losses - dl.complement_loss(rho, L, d - 2 * r)
+comp_traj = cn.train_compressed(frame, Phi, lr=eta, steps=T, log_every=BLOCK["log_every"])
+rebuilt = cn.compressed_end_to_end(comp_traj.snapshots, frame, rho[comp_traj.steps])
+traj_err = float(np.linalg.norm(dl.end_to_end(traj.snapshots) - rebuilt, axis=(-2, -1)).max())
+split = traj.losses - comp_traj.losses - cn.complement_loss(rho, L, d - 2 * r)
 print(f"max ||W_L:1 - rebuilt||_F = {traj_err:.1e}; max |l - l~ - m rho^2L / 2| = "
       f"{np.abs(split).max():.1e}; final loss {traj.losses[-1]:.3e} = "
-      f"{comp_traj.losses[-1]:.3e} (block) + {dl.complement_loss(rho[-1], L, d - 2 * r):.3e} "
+      f"{comp_traj.losses[-1]:.3e} (block) + {cn.complement_loss(rho[-1], L, d - 2 * r):.3e} "
       "(complement)")
 comp_gap = float(np.sqrt(d - 2 * r) * rho[-1] ** L)
 ledger.check("C3a", "[paper] A much smaller network has the same trajectory: [ours] the "
@@ -389,10 +393,10 @@ ledger.check("C3b", "[ours] Loss split l = l~ + (d - 2r) rho^{2L} / 2 at every s
 fig, ax = plotting.figure("single")
 steps_all = np.arange(T + 1)
 ax.semilogy(steps_all, traj.losses, lw=3, alpha=0.4, color="C0", label=r"full network $\ell$")
-ax.semilogy(steps_all, comp_traj.losses + dl.complement_loss(rho, L, d - 2 * r), "k--", lw=1,
+ax.semilogy(steps_all, comp_traj.losses + cn.complement_loss(rho, L, d - 2 * r), "k--", lw=1,
             label=r"compressed $\tilde\ell + \frac{m}{2}\rho^{2L}$")
 ax.semilogy(steps_all, comp_traj.losses, color="C1", label=r"compressed $\tilde\ell$")
-ax.semilogy(steps_all, dl.complement_loss(rho, L, d - 2 * r), color="C2", lw=1,
+ax.semilogy(steps_all, cn.complement_loss(rho, L, d - 2 * r), color="C2", lw=1,
             label=r"complement $\frac{m}{2}\rho^{2L}$")
 ax.set(xlabel="GD step", ylabel="loss", title=r"C1 setting: full vs compressed ($\varepsilon=0.3$)")
 ax.legend()
@@ -431,18 +435,18 @@ rng_c4 = np.random.default_rng(SEED + 4)
 Phi4 = dl.low_rank_target(BALANCE["d"], (3.0, 1.5), rng_c4)
 W04 = dl.orthogonal_init(BALANCE["d"], BALANCE["L"], BALANCE["eps"], rng_c4)
 drift = []
-for eta4 in BALANCE["etas"]:
-    run = dl.train(W04, Phi4, lr=eta4, steps=int(round(BALANCE["time"] / eta4)), stride=10**9)
+for eta4 in BALANCE["lrs"]:
+    run = dl.train(W04, Phi4, lr=eta4, steps=int(round(BALANCE["time"] / eta4)), log_every=10**9)
     drift.append(float(np.linalg.norm(dl.balancedness(run.final), axis=(-2, -1)).max()))
 # one-step identity on a mid-trajectory point
-Wmid = dl.train(W04, Phi4, lr=0.02, steps=100, stride=10**9).final
+Wmid = dl.train(W04, Phi4, lr=0.02, steps=100, log_every=10**9).final
 G = dl.layer_gradients(Wmid, Phi4)
 change = dl.balancedness(Wmid - 0.02 * G) - dl.balancedness(Wmid)
 predicted = 0.02**2 * (np.swapaxes(G[1:], -1, -2) @ G[1:] - G[:-1] @ np.swapaxes(G[:-1], -1, -2))
 one_step = float(np.abs(change - predicted).max())
 d0 = float(np.abs(dl.balancedness(W04)).max())
 print("max_l ||D_l||_F at eta t = 40:", ", ".join(f"eta={e}: {v:.4e}" for e, v in
-                                                   zip(BALANCE["etas"], drift)))
+                                                   zip(BALANCE["lrs"], drift)))
 print(f"ratios {drift[0] / drift[1]:.4f}, {drift[1] / drift[2]:.4f}; one-step identity error "
       f"{one_step:.1e}; max |D_l(0)| = {d0:.1e}")
 ledger.check("C4a", "[ours] One GD step changes D_l by exactly "
@@ -482,9 +486,9 @@ ledger.check("S4", "[ours] rho(t) = (eps^{2-2L} + (2L-2) t)^{1/(2-2L)} solves rh
              relation="true", source="derived here (sympy)", kind="consistency")
 
 # %%
-rho_flow = float(dl.complement_scalar_flow(COMPLEMENT["eps"], COMPLEMENT["time"], COMPLEMENT["L"]))
-gaps = [abs(dl.complement_scalar_gd(COMPLEMENT["eps"], e, int(round(COMPLEMENT["time"] / e)), COMPLEMENT["L"])[-1]
-            - rho_flow) for e in COMPLEMENT["etas"]]
+rho_flow = float(cn.complement_scalar_flow(COMPLEMENT["eps"], COMPLEMENT["time"], COMPLEMENT["L"]))
+gaps = [abs(cn.complement_scalar_gd(COMPLEMENT["eps"], e, int(round(COMPLEMENT["time"] / e)), COMPLEMENT["L"])[-1]
+            - rho_flow) for e in COMPLEMENT["lrs"]]
 print(f"rho_flow(200) = {rho_flow:.6f}; |rho_GD - rho_flow| =",
       ", ".join(f"{g:.3e}" for g in gaps))
 ledger.check("C5a", "[ours] |rho_GD - rho_flow| at eta t = 200, eta = 0.1", gaps[0], 1e-4,
@@ -527,7 +531,7 @@ def scalar_gd_square(phi, eps0, eta0, flow_time):
 u_exact = float(u_sym.subs({phi_u: SCALAR["phi"], eps_u: SCALAR["eps"],
                             t_u: SCALAR["time"]}))
 logistic_gaps = [abs(scalar_gd_square(SCALAR["phi"], SCALAR["eps"], e, SCALAR["time"])
-                     - u_exact) for e in SCALAR["etas"]]
+                     - u_exact) for e in SCALAR["lrs"]]
 print(f"u(3) = {u_exact:.8f}; |w^2 - u| = " + ", ".join(f"{g:.3e}" for g in logistic_gaps))
 ledger.check("C5d", "[ours] Scalar L = 2: |w_GD^2 - u_logistic| at flow time 3, eta = 1e-3",
              logistic_gaps[0], 1e-4, relation="le", source="derived here (GD vs flow)",
@@ -557,21 +561,22 @@ ledger.check("C5e", "[ours] Scalar L = 2: the gap halves from eta = 1e-3 to 5e-4
 # the same state, so it is the same trajectory).
 
 # %%
-X6, Y6, labels6 = dl.classification_data(SEPARATION["K"], SEPARATION["n"], rng)
+X6, Y6, labels6 = sep.classification_data(SEPARATION["K"], SEPARATION["n"], rng)
 N6 = SEPARATION["K"] * SEPARATION["n"]
-d0_expected = dl.separation_d0(SEPARATION["n"], N6)
+d0_expected = sep.separation_d0(SEPARATION["n"], N6)
 separation = {}
 for L6, eps6, eta6 in SEPARATION["runs"]:
     W06 = dl.orthogonal_init(N6, L6, eps6, rng, d_out=SEPARATION["K"])
-    row = dict(predicted=dl.predicted_separation_ratio(eps6, SEPARATION["n"], L6), eta=eta6)
+    row = dict(predicted=sep.predicted_separation_ratio(eps6, SEPARATION["n"], L6), eta=eta6)
     run = dl.train(W06, Y6, inputs=X6, lr=eta6, steps=SEPARATION["max_steps"], tol=SEPARATION["tol"],
-                   stride=10**9)
+                   log_every=10**9)
     for stage, tol6 in (("authors", SEPARATION["tol"]), ("tight", SEPARATION["tight_tol"])):
         if stage == "tight":      # continue the same GD trajectory to the tighter tolerance
             run = dl.train(run.final, Y6, inputs=X6, lr=eta6, steps=SEPARATION["max_steps"], tol=tol6,
-                           stride=10**9)
-        D = dl.feature_separation(run.final, X6, labels6)
-        ratio6, r2 = dl.log_linear_fit(D)
+                           log_every=10**9)
+        D = sep.feature_separation(run.final, X6, labels6)
+        fit6 = log_linear_fit(None, D)
+        ratio6, r2 = fit6.ratio, fit6.r2
         row[stage] = dict(D=D, ratio=ratio6, r2=r2, converged=run.converged,
                           steps=run.n_steps + (row["authors"]["steps"] if stage == "tight" else 0))
     separation[(L6, eps6)] = row
@@ -593,8 +598,8 @@ for key in ((10, 0.5), (4, 0.125)):
           f"{np.round(prof, 2).tolist()}; at 1e-10 {np.round(prof_t, 2).tolist()}")
 d0_err = max(abs(s["authors"]["D"][0] - d0_expected) for s in separation.values())
 print(f"D_0 = {d0_expected} in every run (largest deviation {d0_err:.1e}: no training involved)")
-flat_then_drop = dl.log_linear_fit(np.r_[np.full(7, d0_expected), d0_expected * 1e-5])[1]
-untrained = dl.feature_separation(dl.orthogonal_init(N6, 8, 0.5, np.random.default_rng(SEED + 6),
+flat_then_drop = log_linear_fit(None, np.r_[np.full(7, d0_expected), d0_expected * 1e-5]).r2
+untrained = sep.feature_separation(dl.orthogonal_init(N6, 8, 0.5, np.random.default_rng(SEED + 6),
                                                      d_out=SEPARATION["K"]), X6, labels6)
 ledger.check("C6a", "[ours] Authors' headline run (K=5, n=10, L=8, eps=0.5, eta=1/250, their "
              "stopping rule): the trained profile D_l follows D_0 (eps^2 n^{-1/L})^l in every "
@@ -645,27 +650,28 @@ inits = {}
 for name, init in (("gaussian", dl.gaussian_init), ("uniform", dl.uniform_init)):
     W0i = init(N6, 8, 0.5, np.random.default_rng(SEED + 7), d_out=SEPARATION["K"])
     run = dl.train(W0i, Y6, inputs=X6, lr=1 / 250, steps=SEPARATION["max_steps"], tol=SEPARATION["tol"],
-                   stride=10**9)
-    D = dl.feature_separation(run.final, X6, labels6)
-    inits[name] = dict(D=D, fit=dl.log_linear_fit(D), converged=run.converged)
-    print(f"{name:8s} init, L = 8, eps = 0.5: {run.n_steps} steps, R^2 = {inits[name]['fit'][1]:.4f}, "
-          f"ratio {inits[name]['fit'][0]:.4f}, D_7 / D_0 = {D[-1] / D[0]:.1e}")
+                   log_every=10**9)
+    D = sep.feature_separation(run.final, X6, labels6)
+    inits[name] = dict(D=D, fit=log_linear_fit(None, D), converged=run.converged)
+    print(f"{name:8s} init, L = 8, eps = 0.5: {run.n_steps} steps, R^2 = {inits[name]['fit'].r2:.4f}, "
+          f"ratio {inits[name]['fit'].ratio:.4f}, D_7 / D_0 = {D[-1] / D[0]:.1e}")
 relu = {}
 for L_r, eps_r, eta_r in RELU:
     W0r = dl.orthogonal_init(N6, L_r, eps_r, np.random.default_rng(SEED + 8 + L_r),
                              d_out=SEPARATION["K"])
-    untrained_r = dl.feature_separation(W0r, X6, labels6, activation="relu")
-    Wr, n_r, conv_r = dl.train_relu(W0r, Y6, X6, lr=eta_r, steps=SEPARATION["max_steps"], tol=SEPARATION["tol"])
-    D = dl.feature_separation(Wr, X6, labels6, activation="relu")
-    relu[L_r] = dict(D=D, fit=dl.log_linear_fit(D), converged=conv_r, untrained=untrained_r)
-    print(f"ReLU L = {L_r:2d}: {n_r} steps (converged {conv_r}), R^2 = {relu[L_r]['fit'][1]:.4f}, "
-          f"ratio {relu[L_r]['fit'][0]:.4f}, D_{L_r - 1} / D_0 = {D[-1] / D[0]:.1e} "
+    untrained_r = sep.feature_separation(W0r, X6, labels6, activation="relu")
+    run_r = sep.train_relu(W0r, Y6, X6, lr=eta_r, steps=SEPARATION["max_steps"], tol=SEPARATION["tol"])
+    Wr, n_r, conv_r = run_r.final, run_r.n_steps, run_r.converged
+    D = sep.feature_separation(Wr, X6, labels6, activation="relu")
+    relu[L_r] = dict(D=D, fit=log_linear_fit(None, D), converged=conv_r, untrained=untrained_r)
+    print(f"ReLU L = {L_r:2d}: {n_r} steps (converged {conv_r}), R^2 = {relu[L_r]['fit'].r2:.4f}, "
+          f"ratio {relu[L_r]['fit'].ratio:.4f}, D_{L_r - 1} / D_0 = {D[-1] / D[0]:.1e} "
           f"(untrained: {untrained_r[-1] / untrained_r[0]:.2f})")
 
 # %%
 def separated_r2(results):
     """Smallest R^2 over runs that separated (D_{L-1} < 1e-2 D_0); 0 if one did not."""
-    return min(v["fit"][1] if v["D"][-1] < 1e-2 * v["D"][0] and v["converged"] else 0.0
+    return min(v["fit"].r2 if v["D"][-1] < 1e-2 * v["D"][0] and v["converged"] else 0.0
                for v in results)
 
 
@@ -726,14 +732,14 @@ completion = []
 for seed in DEPTH["seeds"]:
     rng7 = np.random.default_rng(SEED + 100 + seed)
     Phi7 = gaussian_low_rank(DEPTH["d"], DEPTH["r"], rng7)
-    mask7 = dl.observation_mask(Phi7.shape, DEPTH["fraction"], rng7)
+    mask7 = mc.observation_mask(Phi7.shape, DEPTH["fraction"], rng7)
     row = {}
     for L7 in (2, 3):
         W07 = dl.orthogonal_init(DEPTH["d"], L7, DEPTH["eps"], rng7)
-        run = dl.train(W07, Phi7, mask=mask7, lr=DEPTH["eta"], steps=DEPTH["max_steps"],
-                       tol=DEPTH["mean_train"] * Phi7.size, stride=10**9)
+        run = dl.train(W07, Phi7, mask=mask7, lr=DEPTH["lr"], steps=DEPTH["max_steps"],
+                       tol=DEPTH["mean_train"] * Phi7.size, log_every=10**9)
         row[L7] = (run.n_steps, run.converged,
-                   dl.completion_errors(dl.end_to_end(run.final), Phi7, mask7))
+                   mc.completion_errors(dl.end_to_end(run.final), Phi7, mask7))
     completion.append(row)
     print(f"seed {seed}: at train error < {DEPTH['mean_train']:.0e}: L=2 test {row[2][2][1]:.2e} "
           f"({row[2][0]} steps, reached {row[2][1]}); L=3 test {row[3][2][1]:.2e} "
@@ -755,14 +761,14 @@ if config.is_full():
     for trial in range(WIDTH["trials"]):
         rng_w = np.random.default_rng(SEED + 200 + trial)
         Phi_w = gaussian_low_rank(WIDTH["d"], WIDTH["r"], rng_w)
-        mask_w = dl.observation_mask(Phi_w.shape, WIDTH["fraction"], rng_w)
+        mask_w = mc.observation_mask(Phi_w.shape, WIDTH["fraction"], rng_w)
         for width in WIDTH["widths"]:
-            for L_w, eta_w in WIDTH["etas"].items():
+            for L_w, eta_w in WIDTH["lrs"].items():
                 W0_w = dl.orthogonal_init(width, L_w, WIDTH["eps"], rng_w, d_in=WIDTH["d"],
                                           d_out=WIDTH["d"])
                 run = dl.train(W0_w, Phi_w, mask=mask_w, lr=eta_w, steps=WIDTH["max_steps"],
-                               tol=WIDTH["mean_tol"] * Phi_w.size, stride=10**9)
-                test_w = dl.completion_errors(dl.end_to_end(run.final), Phi_w, mask_w)[1]
+                               tol=WIDTH["mean_tol"] * Phi_w.size, log_every=10**9)
+                test_w = mc.completion_errors(dl.end_to_end(run.final), Phi_w, mask_w)[1]
                 print(f"trial {trial}, width {width:3d}, L={L_w}: {run.n_steps:5d} iterations "
                       f"({'converged' if run.converged else 'cap'}), test error {test_w:.2e}")
 else:
@@ -787,8 +793,8 @@ else:
 #   geometric (section 8).
 
 # %%
-adam = dl.train(W0, Phi, lr=1e-3, steps=300, optimizer="adam", stride=50)
-off_a, comp_a, _ = dl.block_residual(adam.weights, frame, np.full(adam.steps.size, eps))
+adam = dl.train(W0, Phi, lr=1e-3, steps=300, optimizer="adam", log_every=50)
+off_a, comp_a, _ = cn.block_residual(adam.snapshots, frame, np.full(adam.steps.size, eps))
 print(f"Adam: largest off-diagonal block {off_a.max():.3f}, ||lower - eps I|| {comp_a.max():.3f} "
       f"(GD: {off.max():.0e})")
 
@@ -824,7 +830,7 @@ ledger.check("C9", "[paper] With non-whitened data the middle singular values of
 
 W0_gauss = dl.gaussian_init(d, L, eps, rng)
 try:
-    dl.invariant_frame(W0_gauss, Phi, r)
+    cn.invariant_frame(W0_gauss, Phi, r)
 except ValueError as err:
     print("Gaussian init, invariant_frame:", str(err)[:70], "...")
 
@@ -841,7 +847,7 @@ except ValueError as err:
 # iteration counts do not.
 #
 # **Equivalence, fully observed.** The compressed network needs no knowledge of the full
-# trajectory: the frame costs a rank-$r$ SVD of $\Phi$ (randomized, $O(d^2r)$), $O^\top U_\Phi$, one
+# trajectory: the frame costs a rank-$r$ SVD of $\Phi$ (top $r$ only, `scipy.sparse.linalg.svds`), $O^\top U_\Phi$, one
 # thin SVD of $[V_\Phi, O^\top U_\Phi]$ ($d\times 2r$) and $U_{L,1} = OV_{1,1}$; the chain trains on
 # $\tilde\Phi$. It stops on $\tilde\ell$, which lacks the complement term $\tfrac12(d-2r)\rho^{2L}$, so it
 # may reach the tolerance one step earlier; we compare at the common snapshots.
@@ -851,19 +857,19 @@ rng_eq = np.random.default_rng(SEED + 3)
 Phi_eq = gaussian_low_rank(EQUIV["d"], EQUIV["r"], rng_eq)
 W0_eq = dl.orthogonal_init(EQUIV["d"], 3, EQUIV["eps"], rng_eq)
 t0 = time.perf_counter()
-full_eq = dl.train(W0_eq, Phi_eq, lr=EQUIV["eta"], steps=EQUIV["max_steps"], tol=EQUIV["tol"],
-                   stride=EQUIV["stride"], progress=config.is_full())
+full_eq = dl.train(W0_eq, Phi_eq, lr=EQUIV["lr"], steps=EQUIV["max_steps"], tol=EQUIV["tol"],
+                   log_every=EQUIV["log_every"], progress=config.is_full())
 time_full = time.perf_counter() - t0
-t0 = time.perf_counter()      # the fast path: thin frame, randomized O(d^2 r) SVD of Phi
-frame_fast = dl.invariant_frame(W0_eq, Phi_eq, EQUIV["r"], thin=True, svd="randomized",
+t0 = time.perf_counter()      # the fast path: thin frame, truncated top-r SVD of Phi (svds)
+frame_fast = cn.invariant_frame(W0_eq, Phi_eq, EQUIV["r"], thin=True, svd="truncated",
                                 rng=np.random.default_rng(SEED + 30))
-comp_fast = dl.train_compressed(frame_fast, Phi_eq, lr=EQUIV["eta"], steps=EQUIV["max_steps"],
-                                tol=EQUIV["tol"], stride=10**9)
+comp_fast = cn.train_compressed(frame_fast, Phi_eq, lr=EQUIV["lr"], steps=EQUIV["max_steps"],
+                                tol=EQUIV["tol"], log_every=10**9)
 time_comp = time.perf_counter() - t0
 # the full frame (all d columns) is needed to rebuild W_L:1 including the rho^L complement
-frame_eq = dl.invariant_frame(W0_eq, Phi_eq, EQUIV["r"])
-comp_eq = dl.train_compressed(frame_eq, Phi_eq, lr=EQUIV["eta"], steps=EQUIV["max_steps"],
-                              tol=EQUIV["tol"], stride=EQUIV["stride"])
+frame_eq = cn.invariant_frame(W0_eq, Phi_eq, EQUIV["r"])
+comp_eq = cn.train_compressed(frame_eq, Phi_eq, lr=EQUIV["lr"], steps=EQUIV["max_steps"],
+                              tol=EQUIV["tol"], log_every=EQUIV["log_every"])
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -874,9 +880,9 @@ print(f"equivalence (d={EQUIV['d']}, r={EQUIV['r']}): full network {full_eq.n_st
 # %%
 common, i_full, i_comp = np.intersect1d(full_eq.steps, comp_eq.steps, return_indices=True)
 n_common = common.size
-rho_eq = dl.complement_scalar_gd(EQUIV["eps"], EQUIV["eta"], int(common[-1]), 3)
-P_full = dl.end_to_end(full_eq.weights[i_full])
-P_comp = dl.compressed_end_to_end(comp_eq.weights[i_comp], frame_eq, rho_eq[common])
+rho_eq = cn.complement_scalar_gd(EQUIV["eps"], EQUIV["lr"], int(common[-1]), 3)
+P_full = dl.end_to_end(full_eq.snapshots[i_full])
+P_comp = cn.compressed_end_to_end(comp_eq.snapshots[i_comp], frame_eq, rho_eq[common])
 rel_gap = float(np.max(np.linalg.norm(P_full - P_comp, axis=(-2, -1))
                        / np.maximum(np.linalg.norm(P_full, axis=(-2, -1)), 1e-300)))
 print(f"both converged: {full_eq.converged and comp_eq.converged}; iterations differ by "
@@ -906,7 +912,7 @@ ledger.check("C3d", "[paper] The smaller network has the same training trajector
 # network $[V_{1,1}^\top, \varepsilon I_{2r}\,(L\times), U_{L,1}]$ (frame from the top-$r$ singular
 # spaces of the observed matrix $M\odot\Phi$, which is what the gradient at init sees) is trained
 # with its outer factors at $\gamma\eta$: frozen ($\gamma = 0$) or trainable ($\gamma = 0.01$). Its
-# masked loss is computed on the observed entries only (`dl.train_observed`: the residual is
+# masked loss is computed on the observed entries only (`mc.train_observed`: the residual is
 # gathered at the observed $(i, j)$ pairs from row-wise products of the factors, the gradients
 # are sparse-dense products), so a step costs $O(|\Omega|\,2r)$ rather than the $O(d^2\,2r)$ of a
 # dense product; a unit test holds it equal to the dense masked loss to round-off. Quick mode
@@ -930,31 +936,31 @@ ledger.check("C3d", "[paper] The smaller network has the same training trajector
 rng_mc = np.random.default_rng(SEED + 5)
 d_mc = MC["d"]
 Phi_mc = gaussian_low_rank(d_mc, MC["r"], rng_mc)
-mask_mc = dl.observation_mask(Phi_mc.shape, MC["fraction"], rng_mc)
-rows_mc, cols_mc, vals_mc = dl.observed_entries(Phi_mc, mask_mc)
+mask_mc = mc.observation_mask(Phi_mc.shape, MC["fraction"], rng_mc)
+rows_mc, cols_mc, vals_mc = mc.observed_entries(Phi_mc, mask_mc)
 W0_mc = dl.orthogonal_init(d_mc, 3, MC["eps"], rng_mc)
 tol_mc = MC["mean_tol"] * Phi_mc.size
 mc_runs = {}
 if MC["original"]:
     t0 = time.perf_counter()
-    run = dl.train(W0_mc, Phi_mc, mask=mask_mc, lr=MC["eta"], steps=MC["max_steps"], tol=tol_mc,
-                   stride=10**9)
+    run = dl.train(W0_mc, Phi_mc, mask=mask_mc, lr=MC["lr"], steps=MC["max_steps"], tol=tol_mc,
+                   log_every=10**9)
     mc_runs["original"] = (run, time.perf_counter() - t0)
-frame_mc = dl.invariant_frame(W0_mc, mask_mc * Phi_mc, MC["r"], thin=True)
+frame_mc = cn.invariant_frame(W0_mc, mask_mc * Phi_mc, MC["r"], thin=True)
 for gamma in (0.0, MC["gamma"]):
     t0 = time.perf_counter()
-    run = dl.train_observed(dl.factored_compressed_network(frame_mc), rows_mc, cols_mc, vals_mc,
-                            lr=MC["eta"], steps=MC["max_steps"], tol=tol_mc,
-                            lr_scale=[gamma, 1.0, 1.0, 1.0, gamma], stride=10**9,
+    run = mc.train_observed(cn.factored_compressed_network(frame_mc), rows_mc, cols_mc, vals_mc,
+                            lr=MC["lr"], steps=MC["max_steps"], tol=tol_mc,
+                            lr_scale=[gamma, 1.0, 1.0, 1.0, gamma], log_every=10**9,
                             progress=config.is_full())
     mc_runs[f"compressed, gamma={gamma}"] = (run, time.perf_counter() - t0)
 for r_hat in MC["narrow"]:
     t0 = time.perf_counter()
-    net = dl.narrow_network(2 * r_hat, 3, d_mc, MC["eps"], np.random.default_rng(SEED + 50 + r_hat))
-    run = dl.train_observed(net, rows_mc, cols_mc, vals_mc, lr=MC["eta"], steps=MC["max_steps"],
-                            tol=tol_mc, stride=10**9, progress=config.is_full())
+    net = mc.narrow_network(2 * r_hat, 3, d_mc, MC["eps"], np.random.default_rng(SEED + 50 + r_hat))
+    run = mc.train_observed(net, rows_mc, cols_mc, vals_mc, lr=MC["lr"], steps=MC["max_steps"],
+                            tol=tol_mc, log_every=10**9, progress=config.is_full())
     mc_runs[f"narrow, width {2 * r_hat}"] = (run, time.perf_counter() - t0)
-mc_errors = {name: dl.completion_errors(dl.end_to_end(run.final), Phi_mc, mask_mc)
+mc_errors = {name: mc.completion_errors(dl.end_to_end(run.final), Phi_mc, mask_mc)
              for name, (run, _) in mc_runs.items()}
 
 # %%

@@ -120,8 +120,8 @@ def deep_linear_run(d, r, rng, *, steps=DLN["steps"], stride=DLN["stride"], opti
     Phi = dl.low_rank_target(d, s, rng)
     W0 = dl.orthogonal_init(d, DLN["L"], DLN["eps"], rng)
     lr = DLN["eta"] if optimizer == "gd" else 1e-3
-    traj = dl.train(W0, Phi, lr=lr, steps=steps, stride=stride, optimizer=optimizer)
-    delta = ol.change_beyond_shrinkage(traj.weights, W0)          # (S, L, d, d)
+    traj = dl.train(W0, Phi, lr=lr, steps=steps, log_every=stride, optimizer=optimizer)
+    delta = ol.change_beyond_shrinkage(traj.snapshots, W0)          # (S, L, d, d)
     return traj, delta
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from theory import compression as cn
 from theory import deep_linear as dl
 from theory.symbolic import deep_linear as sd
 from theory.symbolic.common import lambdify_numpy
@@ -52,7 +53,7 @@ def test_complement_ode_closed_form(L):
 def test_complement_closed_form_matches_numeric():
     rho, t, eps, L = sd.complement_flow(3)
     f = sp.lambdify((eps, t), rho)
-    assert f(0.3, 2.0) == pytest.approx(float(dl.complement_scalar_flow(0.3, 2.0, 3)), rel=1e-14)
+    assert f(0.3, 2.0) == pytest.approx(float(cn.complement_scalar_flow(0.3, 2.0, 3)), rel=1e-14)
 
 
 @pytest.mark.parametrize("L", [2, 3, 4])

@@ -12,6 +12,9 @@ The package is the tested core under the notebooks in ``notebooks/``:
   :mod:`theory.two_layer` (02), :mod:`theory.relu_flow` (03; with :mod:`theory.relu_thresholds`
   and :mod:`theory.relu_training`), :mod:`theory.critical_sets` (04),
   :mod:`theory.effective_rank` (05);
+* notebook 01's model beside :mod:`theory.deep_linear`: :mod:`theory.compression` (law of
+  parsimony, compressed network), :mod:`theory.matrix_completion`, :mod:`theory.separation`;
+* :mod:`theory.fast`  speed paths, each beside the reference function it accelerates;
 * :mod:`theory.cli` and :mod:`theory.book`  ``python -m theory verify | refresh | site | readme``.
 """
 

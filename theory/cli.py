@@ -395,6 +395,8 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--workers", type=int, default=None, metavar="N",
                    help="LocalCluster worker processes, one thread each (default: cores)")
     w.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    w.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="BLAS threads of each run's kernel (default 1, one run per core)")
     w.add_argument("--retries", type=int, default=2,
                    help="re-executions of a run whose task raises outside the notebook")
     w.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)

@@ -47,18 +47,19 @@ def parts(part: str, names) -> frozenset[str]:
     separate pieces (``--grid PART=a,b,...``) and ``python -m theory record`` can merge the
     pieces' ledgers (docs/sweeps.md). A name outside ``names`` raises ``ValueError`` naming it.
     """
-    if isinstance(names, str) or not all(isinstance(n, str) for n in names) or not names:
-        raise TypeError(f"names must be a non-empty collection of section names, got {names!r}")
+    if not isinstance(names, (tuple, list, set, frozenset)) or not names \
+            or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"names must be a non-empty tuple of section names, got {names!r}")
     names = tuple(names)
     if "all" in names:
         raise ValueError("names must not contain 'all' (it selects every section)")
     if not isinstance(part, str):
-        raise TypeError(f"PART must be a string, got {part!r}")
+        raise TypeError(f"part (the notebook's PART) must be a string, got {part!r}")
     if part == "all":
         return frozenset(names)
     if part not in names:
-        raise ValueError(f"PART = {part!r} names no section of this notebook; choose 'all' or "
-                         f"one of {', '.join(repr(n) for n in names)}")
+        raise ValueError(f"part: PART = {part!r} names no section of this notebook; choose "
+                         f"'all' or one of {', '.join(repr(n) for n in names)}")
     return frozenset({part})
 
 

@@ -39,3 +39,27 @@ def test_figure_sizes_and_savefig(monkeypatch, tmp_path):
         plotting.figure("poster")
     with pytest.raises(ValueError, match="name"):
         plotting.savefig(fig, "00_overview", "../x")
+
+
+def test_parts_selects_one_section_or_all():
+    names = ("equivalence", "completion", "width")
+    assert config.parts("all", names) == frozenset(names)
+    for name in names:
+        assert config.parts(name, names) == {name}
+    # the pieces together cover "all", each exactly once
+    pieces = [config.parts(n, names) for n in names]
+    assert frozenset().union(*pieces) == config.parts("all", names)
+    assert sum(len(p) for p in pieces) == len(names)
+
+
+@pytest.mark.parametrize("part, names, error, message", [
+    ("equivalance", ("equivalence", "width"), ValueError, "'equivalance'"),
+    ("ALL", ("equivalence",), ValueError, "PART = 'ALL'"),
+    (3, ("equivalence",), TypeError, "PART"),
+    ("all", (), TypeError, "names"),
+    ("all", "equivalence", TypeError, "names"),
+    ("all", ("all", "width"), ValueError, "names"),
+])
+def test_parts_bad_input_names_it(part, names, error, message):
+    with pytest.raises(error, match=message):
+        config.parts(part, names)

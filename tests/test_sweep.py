@@ -336,6 +336,7 @@ def test_killed_sweep_resumes_without_recomputing_finished_runs(tmp_path):
     (["--scheduler", "localhost"], "tcp://host:8786"),
     (["--only", "zzz"], "matches no notebook"),
     (["--timeout", "0"], "--timeout"),
+    (["--threads", "0"], "--threads must be >= 1"),
 ])
 def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, extra, message):
     write_notebook(tmp_path / "01_a.ipynb", PARAMETERS, "x = 1")
@@ -391,6 +392,10 @@ def test_public_functions_reject_bad_input(tmp_path):
     with pytest.raises(ValueError, match="workers"):
         sw.run_sweep([tmp_path / "01_a.ipynb"], tmp_path / "o", workers=2,
                      scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(ValueError, match="threads"):
+        sw.run_sweep([tmp_path / "01_a.ipynb"], tmp_path / "o", threads=0)
+    with pytest.raises(TypeError, match="threads"):
+        sw.run_sweep([tmp_path / "01_a.ipynb"], tmp_path / "o", threads=1.5)
     with pytest.raises(TypeError, match="spec"):
         sw.run_notebook(None)
     with pytest.raises(ValueError, match="spec lacks"):
@@ -414,3 +419,22 @@ def test_grid_names_are_read_from_the_parameters_cell(tmp_path):
     sw._check_notebooks([path], {"ALPHA": [1], "DS": [[1]], "C": [0], "D": [1]})
     with pytest.raises(ValueError, match="E: not a name of the parameters cell"):
         sw._check_notebooks([path], {"E": [1]})
+
+
+def test_a_run_gets_the_blas_threads_it_asks_for(tmp_path):
+    """``threads`` of a spec reaches the kernel's environment (and 1 is the default)."""
+    path = tmp_path / "01_threads.ipynb"
+    write_notebook(path, PARAMETERS, "import os\n" + LEDGER +
+                   "ledger.check('T', 'threads', int(os.environ['OPENBLAS_NUM_THREADS']), "
+                   "float(os.environ['OMP_NUM_THREADS']), rtol=0, source='derived here', "
+                   "kind='consistency')\nledger.publish('01_threads')")
+    spec = {"notebook": str(path), "name": "01_threads", "params": {}, "k": 0, "seed": SEED0,
+            "full": False, "timeout": 60, "run_file": str(tmp_path / "run.json"),
+            "work_dir": str(tmp_path / "work"), "notebook_sha256": "x", "threads": 2}
+    record = sw.run_notebook(spec)
+    assert record["status"] == "ok", record["error"]
+    assert record["claims"][0]["measured"] == 2.0 and record["claims"][0]["passed"]
+    assert {record["provenance"]["kernel_env"][v] for v in
+            ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")} == {"2"}
+    with pytest.raises(ValueError, match="threads"):
+        sw.run_notebook({**spec, "threads": 0})

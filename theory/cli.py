@@ -392,9 +392,17 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("--workers", type=int, default=None, metavar="N",
                    help="LocalCluster worker processes, one thread each (default: cores)")
     w.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    w.add_argument("--threads", type=int, default=1, metavar="N",
+                   help="BLAS threads of each run's kernel (default 1, one run per core)")
     w.add_argument("--retries", type=int, default=2,
                    help="re-executions of a run whose task raises outside the notebook")
     w.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)
+    c = sub.add_parser("record", help="merge a notebook's full-mode pieces (sweep.json files of "
+                       "`sweep --full --grid PART=...`) into the paper-scale record")
+    c.add_argument("sweeps", type=Path, nargs="+", metavar="SWEEP_JSON",
+                   help="sweep.json files of full-mode sweeps, one run per piece")
+    c.add_argument("--into", type=Path, default=None, metavar="FILE",
+                   help="the record to update (default: results/full/claims.json)")
     r = sub.add_parser("refresh", help="re-execute notebooks in place (quick mode)")
     r.add_argument("--only", action="append", metavar="NAME")
     r.add_argument("--notebooks", type=Path, default=None, help=argparse.SUPPRESS)
@@ -427,8 +435,42 @@ def _book_command(args) -> int:
     return 0
 
 
+def _record_command(args) -> int:
+    """``python -m theory record``: merge full-mode pieces into the record (exit 2 on a
+    conflict between pieces or bad input, 1 when a piece did not finish, else 0)."""
+    from . import record as rec
+
+    into = args.into or config.repo_root() / "results" / "full" / "claims.json"
+    try:
+        runs = rec.load_sweep_runs(list(args.sweeps))
+        data = json.loads(into.read_text())
+        by_notebook: dict[str, list] = {}
+        for run in runs:
+            by_notebook.setdefault(run["notebook"], []).append(run)
+        for pieces in by_notebook.values():
+            data = rec.merge_into(data, pieces)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    write_json_atomic(into, data)
+    for nb in data["notebooks"]:
+        if nb["name"] in by_notebook:
+            claims = [c for c in data["claims"] if c["notebook"] == nb["name"]]
+            print(f"{nb['name']}: {headline(claims)}; {len(nb['pieces'])} pieces, "
+                  f"{nb['seconds']:.0f} s in all" + (f"; ERROR {nb['error']}" if nb["error"]
+                                                     else ""))
+            for c in claims:
+                claim = Claim(**{k: c[k] for k in Claim.__dataclass_fields__ if k in c})
+                shown = format_value(claim.measured, claim.digits, claim.noise_floor)
+                print(f"  {claim.id:14s} {claim.kind or '?':11s} {shown:>10s}  {claim.verdict}")
+    print(f"wrote {into}")
+    return 0 if all(run["status"] == "ok" for run in runs) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "record":
+        return _record_command(args)
     if args.command in ("site", "slides", "readme"):
         return _book_command(args)
     if args.command == "sweep":

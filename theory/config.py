@@ -13,7 +13,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["SEED", "is_full", "mode", "pick", "repo_root", "build_dir", "claims_dir",
+__all__ = ["SEED", "is_full", "mode", "pick", "parts", "repo_root", "build_dir", "claims_dir",
            "figures_dir"]
 
 #: The default seed of every notebook's ``numpy.random.default_rng``.
@@ -36,6 +36,31 @@ def mode() -> str:
 def pick(quick: T, full: T) -> T:
     """The quick-mode value, or the full-mode value when ``THEORY_FULL=1``."""
     return full if is_full() else quick
+
+
+def parts(part: str, names) -> frozenset[str]:
+    """The heavy sections one run of a notebook executes: all of ``names`` for ``part="all"``,
+    else ``{part}``.
+
+    A notebook whose full mode exceeds the 30-minute budget names its heavy sections (the
+    ``PART`` of its ``parameters`` cell, default ``"all"``), so that a sweep can run them as
+    separate pieces (``--grid PART=a,b,...``) and ``python -m theory record`` can merge the
+    pieces' ledgers (docs/sweeps.md). A name outside ``names`` raises ``ValueError`` naming it.
+    """
+    if not isinstance(names, (tuple, list, set, frozenset)) or not names \
+            or not all(isinstance(n, str) for n in names):
+        raise TypeError(f"names must be a non-empty tuple of section names, got {names!r}")
+    names = tuple(names)
+    if "all" in names:
+        raise ValueError("names must not contain 'all' (it selects every section)")
+    if not isinstance(part, str):
+        raise TypeError(f"part (the notebook's PART) must be a string, got {part!r}")
+    if part == "all":
+        return frozenset(names)
+    if part not in names:
+        raise ValueError(f"part: PART = {part!r} names no section of this notebook; choose "
+                         f"'all' or one of {', '.join(repr(n) for n in names)}")
+    return frozenset({part})
 
 
 def repo_root() -> Path:

@@ -187,18 +187,23 @@ def run_notebook(spec: dict) -> dict:
     """Execute one run of a sweep and write its record to ``spec["run_file"]`` (atomically).
 
     ``spec`` holds ``notebook`` (path), ``name``, ``params``, ``k``, ``seed``, ``full``,
-    ``timeout`` (seconds per cell), ``run_file``, ``work_dir`` and ``notebook_sha256``. The
+    ``timeout`` (seconds per cell), ``run_file``, ``work_dir`` and ``notebook_sha256``, and
+    optionally ``threads`` (BLAS threads of the kernel, default 1). The
     notebook runs with papermill (``SEED`` and the grid values injected after its
     ``parameters`` cell) in a fresh private build folder (``THEORY_BUILD_DIR``) under
-    ``work_dir``, its kernel limited to one BLAS thread. A cell that raises or times out gives
-    a record with status ``"error"`` / ``"timeout"`` and the traceback; other failures (the
-    kernel cannot start, a file cannot be written) raise, so that dask retries the task.
+    ``work_dir``, its kernel limited to ``threads`` BLAS threads. A cell that raises or times
+    out gives a record with status ``"error"`` / ``"timeout"`` and the traceback; other
+    failures (the kernel cannot start, a file cannot be written) raise, so that dask retries
+    the task.
     """
     if not isinstance(spec, dict):
         raise TypeError(f"spec must be a dict describing one run, got {type(spec).__name__}")
     missing = [key for key in _SPEC_KEYS if key not in spec]
     if missing:
         raise ValueError(f"spec lacks {', '.join(missing)}")
+    threads = spec.get("threads", 1)
+    if isinstance(threads, bool) or not isinstance(threads, numbers.Integral) or threads < 1:
+        raise ValueError(f"spec['threads'] must be an integer >= 1, got {threads!r}")
     import logging
 
     import papermill as pm
@@ -213,7 +218,8 @@ def run_notebook(spec: dict) -> dict:
     # A fresh folder per attempt: a kernel orphaned by a dead worker cannot touch the retry's.
     build = Path(tempfile.mkdtemp(prefix=f"{Path(spec['run_file']).stem}.", dir=work))
     env = {"THEORY_BUILD_DIR": str(build), "THEORY_FULL": "1" if spec["full"] else "0",
-           "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+           **{var: str(threads) for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                             "MKL_NUM_THREADS")}}
     status, error = "ok", None
     start = time.perf_counter()
     try:
@@ -350,7 +356,8 @@ def _check_notebooks(notebooks, grid: dict) -> None:
 
 def run_sweep(notebooks, out, *, seeds: int = DEFAULT_SEEDS, grid: dict | None = None,
               full: bool = False, scheduler: str | None = None, workers: int | None = None,
-              timeout: int = 1800, retries: int = 2, progress: bool = True) -> dict:
+              timeout: int = 1800, retries: int = 2, progress: bool = True,
+              threads: int = 1) -> dict:
     """Run every notebook at every grid point and seed; return the data of ``sweep.json``.
 
     Runs already finished in ``out/runs`` (same mode, grid point, seed and notebook source) are
@@ -358,7 +365,8 @@ def run_sweep(notebooks, out, *, seeds: int = DEFAULT_SEEDS, grid: dict | None =
     task that raises; a task on a worker that dies is rescheduled by the scheduler); each
     writes its record to disk as soon as it finishes. A run whose task is lost for good (e.g.
     ``KilledWorker``) is reported as an error with its traceback but not written to disk, so
-    the next start retries it.
+    the next start retries it. Each run's kernel uses ``threads`` BLAS threads (1: the cluster
+    already runs one notebook per core; more for a run that needs the cores of a worker alone).
     """
     if isinstance(notebooks, (str, os.PathLike)) or not isinstance(notebooks, (list, tuple)):
         raise TypeError(f"notebooks must be a list of notebook paths, got {notebooks!r}")
@@ -373,7 +381,8 @@ def run_sweep(notebooks, out, *, seeds: int = DEFAULT_SEEDS, grid: dict | None =
     out = Path(out)
     grid = {} if grid is None else grid
     points = grid_points(grid)
-    for name, value in (("seeds", seeds), ("timeout", timeout), ("retries", retries)):
+    for name, value in (("seeds", seeds), ("timeout", timeout), ("retries", retries),
+                        ("threads", threads)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError(f"{name} must be an integer, got {value!r}")
     if seeds < 1:
@@ -382,6 +391,8 @@ def run_sweep(notebooks, out, *, seeds: int = DEFAULT_SEEDS, grid: dict | None =
         raise ValueError(f"timeout must be >= 1 second, got {timeout}")
     if retries < 0:
         raise ValueError(f"retries must be >= 0, got {retries}")
+    if threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
     if scheduler is not None and workers is not None:
         raise ValueError("workers applies to the LocalCluster; with scheduler the cluster's "
                          "own workers run the sweep")
@@ -401,7 +412,8 @@ def run_sweep(notebooks, out, *, seeds: int = DEFAULT_SEEDS, grid: dict | None =
                 folder = out.resolve() / "runs" / mode / path.stem
                 specs.append({"notebook": str(path), "name": path.stem, "params": params,
                               "k": k, "seed": seed_for(k), "full": bool(full),
-                              "timeout": int(timeout), "run_file": str(folder / f"{key}.json"),
+                              "timeout": int(timeout), "threads": int(threads),
+                              "run_file": str(folder / f"{key}.json"),
                               "work_dir": str(out.resolve() / "work" / mode / path.stem),
                               "notebook_sha256": digest})
     records: list[dict | None] = [_finished(s) for s in specs]
@@ -698,11 +710,13 @@ def command(args) -> int:
                     f"got {args.scheduler!r}")
     if args.timeout < 1 or args.retries < 0:
         return fail("--timeout must be >= 1 and --retries >= 0")
+    if args.threads < 1:
+        return fail(f"--threads must be >= 1, got {args.threads}")
     out = args.out or config.build_dir() / "sweep"
     try:
         data = run_sweep(notebooks, out, seeds=args.seeds, grid=grid, full=full,
                          scheduler=args.scheduler, workers=args.workers, timeout=args.timeout,
-                         retries=args.retries)
+                         retries=args.retries, threads=args.threads)
     except KeyboardInterrupt:
         print(f"\ninterrupted: finished runs are kept in {Path(out) / 'runs'}; run the same "
               "command again to resume (no sweep.json was written)", file=sys.stderr)

@@ -8,6 +8,7 @@ every claim; full mode runs the papers' own sizes. Notebooks pick a size with
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
 from typing import TypeVar
 
@@ -38,7 +39,7 @@ def pick(quick: T, full: T) -> T:
     return full if is_full() else quick
 
 
-def parts(part: str, names) -> frozenset[str]:
+def parts(part: str, names: Collection[str]) -> frozenset[str]:
     """The heavy sections one run of a notebook executes: all of ``names`` for ``part="all"``,
     else ``{part}``.
 
@@ -50,7 +51,6 @@ def parts(part: str, names) -> frozenset[str]:
     if not isinstance(names, (tuple, list, set, frozenset)) or not names \
             or not all(isinstance(n, str) for n in names):
         raise TypeError(f"names must be a non-empty tuple of section names, got {names!r}")
-    names = tuple(names)
     if "all" in names:
         raise ValueError("names must not contain 'all' (it selects every section)")
     if not isinstance(part, str):

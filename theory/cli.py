@@ -24,7 +24,7 @@ from . import config, provenance
 from .claims import Claim, format_value, headline, load_claims, summary_counts, write_json_atomic
 from .tables import markdown_table, text_table
 
-__all__ = ["main", "discover_notebooks", "verify", "refresh"]
+__all__ = ["main", "verify", "refresh"]
 
 OVERVIEW_PREFIX = "00_"
 
@@ -44,26 +44,6 @@ class NotebookRun:
     def ok(self) -> bool:
         return (self.error is None and bool(self.claims)
                 and not any(c.undocumented_failure for c in self.claims))
-
-
-def discover_notebooks(folder: Path, only: list[str] | None = None, *,
-                       include_sources: bool = False) -> list[Path]:
-    """Notebooks in ``folder`` sorted by name; ``only`` keeps names containing any pattern.
-
-    With ``include_sources``, a jupytext ``.py`` source without its ``.ipynb`` yet counts too
-    (as the ``.ipynb`` path that :func:`refresh` will create).
-    """
-    folder = Path(folder)
-    found = {p for p in folder.glob("*.ipynb")
-             if not p.name.startswith(".") and "-checkpoint" not in p.name}
-    if include_sources:
-        found |= {p.with_suffix(".ipynb") for p in folder.glob("[0-9][0-9]_*.py")}
-    notebooks = sorted(found)
-    if only:
-        notebooks = [p for p in notebooks if any(pattern in p.stem for pattern in only)]
-        if not notebooks:
-            raise ValueError(f"--only {only} matches no notebook in {folder}")
-    return notebooks
 
 
 @contextlib.contextmanager
@@ -478,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         return command(args)
     folder = args.notebooks or config.repo_root() / "notebooks"
     try:
-        notebooks = discover_notebooks(folder, args.only,
+        notebooks = config.discover_notebooks(folder, args.only,
                                        include_sources=args.command == "refresh")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -15,7 +15,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 __all__ = ["SEED", "is_full", "mode", "pick", "parts", "repo_root", "build_dir", "claims_dir",
-           "figures_dir"]
+           "figures_dir", "discover_notebooks"]
 
 #: The default seed of every notebook's ``numpy.random.default_rng``.
 SEED = 20241126
@@ -81,3 +81,27 @@ def claims_dir() -> Path:
 def figures_dir() -> Path:
     """Where notebooks save their figures for slides: ``<build dir>/figures``."""
     return build_dir() / "figures"
+
+
+def discover_notebooks(folder: Path, only: list[str] | None = None, *,
+                       include_sources: bool = False) -> list[Path]:
+    """Notebooks in ``folder`` sorted by name; ``only`` keeps names containing any pattern.
+
+    With ``include_sources``, a jupytext ``.py`` source without its ``.ipynb`` yet counts too
+    (as the ``.ipynb`` path that :func:`refresh` will create).
+    """
+    if not isinstance(folder, (str, os.PathLike)):
+        raise TypeError(f"folder must be a path, got {type(folder).__name__}")
+    if only is not None and (isinstance(only, str) or not all(isinstance(o, str) for o in only)):
+        raise TypeError(f"only must be a list of name patterns, got {only!r}")
+    folder = Path(folder)
+    found = {p for p in folder.glob("*.ipynb")
+             if not p.name.startswith(".") and "-checkpoint" not in p.name}
+    if include_sources:
+        found |= {p.with_suffix(".ipynb") for p in folder.glob("[0-9][0-9]_*.py")}
+    notebooks = sorted(found)
+    if only:
+        notebooks = [p for p in notebooks if any(pattern in p.stem for pattern in only)]
+        if not notebooks:
+            raise ValueError(f"--only {only} matches no notebook in {folder}")
+    return notebooks

@@ -683,7 +683,6 @@ def command(args) -> int:
     """``python -m theory sweep``: exit 0 when every run finished, 1 when a run crashed or timed
     out (failing claims are data of a sweep, reported in the table, not an exit status), 2 on
     bad arguments, 130 when interrupted (finished runs stay on disk; rerun to resume)."""
-    from .cli import discover_notebooks
 
     def fail(message: str) -> int:
         print(f"error: {message}", file=sys.stderr)
@@ -693,7 +692,7 @@ def command(args) -> int:
     try:
         full = args.full or config.is_full()
         grid = parse_grid(args.grid)
-        notebooks = discover_notebooks(folder, args.only)
+        notebooks = config.discover_notebooks(folder, args.only)
     except ValueError as exc:
         return fail(str(exc))
     if not notebooks:

@@ -69,7 +69,8 @@ steps = [0.02, 0.01, 0.005, 0.0025]   # learning rates, each half the previous o
 rng = np.random.default_rng(SEED)   # the random starts of the closed-form check
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("Overview: scalar two-layer linear model (worked example)", seed=SEED)
+ledger = Ledger("Overview: scalar two-layer linear model (worked example)", seed=SEED,
+                notebook="00_overview")
 
 # %% [markdown]
 # ## The claims collected so far
@@ -208,7 +209,7 @@ ax_right.loglog(order.steps, order.gaps[-1] * np.array(order.steps) / order.step
                 label="slope 1")
 ax_right.set(xlabel="learning rate eta", ylabel="gap at time T", title="First-order convergence")
 ax_right.legend()
-plotting.savefig(fig, "00_overview", "logistic_flow_vs_gd")
+plotting.savefig(fig, ledger.notebook, "logistic_flow_vs_gd")
 plt.show()
 
 # %% [markdown]
@@ -234,5 +235,5 @@ if not figures:
 print(ledger.table())
 
 # %%
-ledger.publish("00_overview")
+ledger.publish()
 ledger.assert_all()

@@ -69,7 +69,6 @@ S_END = 40.0                                        # flow time of (E1) (targets
 GD_STEPS = config.pick(quick=400, full=4000)        # steps of the per-layer bias GD in Sec. 2b
 LR_NET = 1e-3                                       # step of the network GD of Sec. 4
 N_WEIGHT_RUNS = config.pick(quick=12, full=40)      # random clusters trained in (W, beta), Sec. 9
-NOTEBOOK = "03_dynamical_truncation"
 RECON = "derived here (reconstruction)"
 ABSTRACT = "paper, abstract"
 
@@ -77,7 +76,8 @@ ABSTRACT = "paper, abstract"
 rng = np.random.default_rng(SEED)
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("Dynamical truncation (Chen, arXiv:2501.07400)", seed=SEED)
+ledger = Ledger("Dynamical truncation (Chen, arXiv:2501.07400)", seed=SEED,
+                notebook="03_dynamical_truncation")
 
 # %% [markdown]
 # ## 0. Setting [ours]
@@ -593,7 +593,7 @@ for ax, s_value in zip(axes, [0.0, 0.75, 1.5, 5.0]):
     plot_transport(ax, s_value)
 axes[0].set_ylabel("$x_2$")
 axes[0].legend(loc="lower left")
-plotting.savefig(fig, NOTEBOOK, "transport")
+plotting.savefig(fig, ledger.notebook, "transport")
 plt.show()
 
 # %% [markdown]
@@ -770,7 +770,7 @@ ax.set_xlabel("flow time $s$")
 ax.set_ylabel("number of points")
 ax.set_title("active and truncated points")
 ax.legend(fontsize=7)
-plotting.savefig(fig, NOTEBOOK, "rates_and_counts")
+plotting.savefig(fig, ledger.notebook, "rates_and_counts")
 plt.show()
 
 # %% [markdown]
@@ -1053,5 +1053,5 @@ ledger.check("9d", "[ours] stalled runs sit on a positive-loss plateau: smallest
 print(ledger.table())
 
 # %%
-ledger.publish("03_dynamical_truncation")
+ledger.publish()
 ledger.assert_all()

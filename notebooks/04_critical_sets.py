@@ -94,8 +94,8 @@ Y_C = np.array([-0.7782, 0.2343, 0.6448, 1.0547, -0.813, -0.0724])
 rng = np.random.default_rng(SEED)
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("Critical sets and saddle branches (Zhang, Zhang, Luo, arXiv:2405.17501)", seed=SEED)
-NB = "04_critical_sets"
+ledger = Ledger("Critical sets and saddle branches (Zhang, Zhang, Luo, arXiv:2405.17501)", seed=SEED,
+                notebook="04_critical_sets")
 SRC_OURS = "derived here (reconstruction; consistent with ZZL24 abstract and ZZL25)"
 SRC_PAPER = "ZZL24 abstract (operators reconstructed: docs/04_critical_sets.md)"
 
@@ -498,7 +498,7 @@ axes[2].set_yscale("symlog", linthresh=1e-3)
 axes[2].axhline(0, color="grey", lw=0.6)
 axes[2].set(title="Hessian spectrum on the branch", xlabel=r"$\lambda$", ylabel="eigenvalue")
 axes[2].legend()
-plotting.savefig(fig, NB, "branch_landscape_spectrum")
+plotting.savefig(fig, ledger.notebook, "branch_landscape_spectrum")
 plt.show()
 
 # %% [markdown]
@@ -631,7 +631,7 @@ ax.plot([], [], "s", mfc="none", color="k", label=r"null point at $\pm\bar w$ (s
 ax.set(xlabel=r"$a_B$", ylabel=r"$w_B$",
        title=r"critical set $\{f(\theta,\cdot)=f(\theta^*,\cdot)\}$, width 2")
 ax.legend(loc="lower left")
-plotting.savefig(fig, NB, "critical_set_width2")
+plotting.savefig(fig, ledger.notebook, "critical_set_width2")
 plt.show()
 
 # %% [markdown]
@@ -854,7 +854,7 @@ ax.set_xscale("log")
 ax.set(xlabel="distance to the predicted critical set", ylabel="count",
        title="width-2 critical points with a width-1 output function")
 ax.legend(loc="upper left")
-plotting.savefig(fig, NB, "critical_set_search")
+plotting.savefig(fig, ledger.notebook, "critical_set_search")
 plt.show()
 
 # %% [markdown]
@@ -937,7 +937,7 @@ ax.set_yscale("symlog", linthresh=1e-10)
 ax.axhline(0, color="grey", lw=0.6)
 ax.set(xlabel="t", ylabel=r"$R(\theta(t)) - R(\theta^*)$", title="gradient flow near the branch")
 ax.legend(loc="lower left")
-plotting.savefig(fig, NB, "escape_loss")
+plotting.savefig(fig, ledger.notebook, "escape_loss")
 plt.show()
 
 # %% [markdown]
@@ -1011,5 +1011,5 @@ plt.show()
 print(ledger.table())
 
 # %%
-ledger.publish("04_critical_sets")
+ledger.publish()
 ledger.assert_all()

@@ -85,7 +85,8 @@ SGD_LEFT_LOSS = 2.0                               # final loss below this: left 
 rng = np.random.default_rng(SEED)
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("epsilon-rank staircase (Yang, Zhao, Zhu, arXiv:2412.05144)", seed=SEED)
+ledger = Ledger("epsilon-rank staircase (Yang, Zhao, Zhu, arXiv:2412.05144)", seed=SEED,
+                notebook="05_effective_rank_staircase")
 x, w = er.gauss_legendre_grid(N_POINTS)
 f = er.staircase_target(x)
 print(f"mode: {config.mode()}, {N_POINTS} Gauss-Legendre points, sum of weights = {w.sum():.6f}")
@@ -324,7 +325,7 @@ def loss_and_rank_panels(run, rank_curves, title, xlabel, ylabel, lw, shade=Fals
 fig = loss_and_rank_panels(staircase, ranks, "run {} (Xavier init)", "Adam step", "loss (log)",
                            lw=1.2, shade=True)
 fig.suptitle("Loss (black, log) and ε-rank of the last hidden layer; grey: loss plateaus")
-plotting.savefig(fig, "05_effective_rank_staircase", "staircase")
+plotting.savefig(fig, ledger.notebook, "staircase")
 plt.show()
 
 # %% [markdown]
@@ -391,7 +392,7 @@ ledger.check("C9b", "[paper] under minibatch SGD the loss leaves a plateau only 
 fig = loss_and_rank_panels(sgd, ranks_sgd, f"SGD run {{}} (batch {SGD_BATCH})", "SGD step",
                            "full loss L (log)", lw=0.6)
 fig.suptitle("Minibatch SGD: loss (black, log) and ε-rank of the last hidden layer")
-plotting.savefig(fig, "05_effective_rank_staircase", "staircase_sgd")
+plotting.savefig(fig, ledger.notebook, "staircase_sgd")
 plt.show()
 
 # %% [markdown]
@@ -544,7 +545,7 @@ twin.grid(False)
 ax2.set(xlabel="Adam step", title="K = 8 sines: L and Prop B (Xavier init)")
 handles = ax2.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
 twin.legend(handles=handles, loc="center right")
-plotting.savefig(fig, "05_effective_rank_staircase", "lower_bounds")
+plotting.savefig(fig, ledger.notebook, "lower_bounds")
 plt.show()
 
 # %% [markdown]
@@ -628,7 +629,7 @@ ax1.set(xlabel="Adam step", ylabel="loss (log)", title="loss, 3 runs per initial
 ax1.legend()
 ax2.set(xlabel="Adam step", ylabel=f"ε-rank (ε={EPS:g})",
         title="ε-rank of the last hidden layer")
-plotting.savefig(fig, "05_effective_rank_staircase", "standard_vs_structured")
+plotting.savefig(fig, ledger.notebook, "standard_vs_structured")
 plt.show()
 
 # %% [markdown]
@@ -853,5 +854,5 @@ ledger.check("C8", "[ours] frozen features: fitted per-step log-decay of e_k mat
 print(ledger.table())
 
 # %%
-ledger.publish("05_effective_rank_staircase")
+ledger.publish()
 ledger.assert_all()

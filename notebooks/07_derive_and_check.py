@@ -68,7 +68,8 @@ T_LOGISTIC = 6.0      # the logistic jump of the closed-form check happens befor
 # %%
 rng = np.random.default_rng(SEED)
 plotting.use_style()
-ledger = Ledger("Check your own derivation (sympy flow vs scipy integration)", seed=SEED)
+ledger = Ledger("Check your own derivation (sympy flow vs scipy integration)", seed=SEED,
+                notebook="07_derive_and_check")
 
 # %% [markdown]
 # ## 1. Balancedness of a deep linear network (notebook 01, Yaras et al., arXiv:2306.01154, §2)
@@ -297,7 +298,7 @@ for rate, style in [(2, "-"), (1, "--")]:
     ax_right.plot(grid, u_num(grid), style, label=f"closed form, rate {rate} phi")
 ax_right.set(xlabel="time t", ylabel="product w1 w2", title=f"Logistic law, w0 = {w0_plot:g}")
 ax_right.legend()
-plotting.savefig(fig, "07_derive_and_check", "drift_and_logistic")
+plotting.savefig(fig, ledger.notebook, "drift_and_logistic")
 plt.show()
 
 # %% [markdown]
@@ -308,5 +309,5 @@ plt.show()
 print(ledger.table())
 
 # %%
-ledger.publish("07_derive_and_check")
+ledger.publish()
 ledger.assert_all()

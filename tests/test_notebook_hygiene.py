@@ -1,5 +1,6 @@
 """Notebook hygiene: jupytext pairs in sync, committed outputs clean, conventions followed."""
 
+import re
 from pathlib import Path
 
 import jupytext
@@ -67,7 +68,13 @@ class TestNotebook:
         claims_cells = [c for c in cells if c.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT")]
         assert claims_cells and "ledger.table()" in claims_cells[-1].source
         assert "ledger.assert_all()" in cells[-1].source
-        assert "ledger.publish(" in cells[-1].source
-        assert "default_rng(SEED)" in "".join(c.source for c in cells[:3])
-        assert "seed=SEED)" in "".join(c.source for c in cells[:3]), \
-            "the ledger must record the notebook's seed: Ledger(..., seed=SEED)"
+        assert "ledger.publish()" in cells[-1].source
+        opening = "".join(c.source for c in cells[:3])
+        assert "default_rng(SEED)" in opening
+        # the notebook's name is written once, in its ledger (publish and figures use it)
+        assert re.search(r"Ledger\(.*?seed=SEED,\s*notebook=\"" + re.escape(path.stem)
+                         + r"\"\)", opening, re.S), \
+            f"the ledger must record the seed and the name: Ledger(..., seed=SEED, " \
+            f"notebook={path.stem!r})"
+        assert "".join(c.source for c in cells).count(f'"{path.stem}"') == 1, \
+            "the notebook's name must be written once (in its Ledger)"

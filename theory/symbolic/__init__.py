@@ -1,6 +1,6 @@
-"""Symbolic (sympy) derivations: shared helpers in :mod:`.common`, one module per paper, and
-:mod:`.check` to check a derivation of your own (gradient flow, conserved quantity, closed form)
-against scipy's integration of the flow and gradient descent."""
+"""Symbolic (sympy) derivations: shared helpers in :mod:`.common`, one module per paper,
+gradient flows derived by sympy and integrated by scipy in :mod:`.flow`, and :mod:`.check` to
+check a derivation of your own (GD order, conserved quantity, closed form) against them."""
 
 from .check import (ClosedFormReport, ConservationReport, GradientFlow, OrderReport,
                     check_closed_form, check_conserved, check_gd_order, derive_flow,

@@ -10,7 +10,11 @@ The package is the tested core under the notebooks in ``notebooks/``:
 * :mod:`theory.errors`  the one ``DivergenceError`` every trainer raises;
 * one simulation module per paper, imported on demand: :mod:`theory.deep_linear` (01),
   :mod:`theory.two_layer` (02), :mod:`theory.relu_flow` (03), :mod:`theory.critical_sets` (04),
-  :mod:`theory.effective_rank` (05);
+  :mod:`theory.effective_rank` (05); notebook 02 also uses :mod:`theory.two_layer_predictions`
+  and :mod:`theory.giant_step`;
+* :mod:`theory.activations`, :mod:`theory.optimizers`, :mod:`theory.training`,
+  :mod:`theory.fitting` the shared layer; :mod:`theory.fast` speed paths beside the plain
+  functions they speed up;
 * :mod:`theory.cli` and :mod:`theory.book`  ``python -m theory verify | refresh | site | readme``.
 """
 

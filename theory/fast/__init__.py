@@ -1,0 +1,6 @@
+"""Speed paths of the paper modules, each beside the plain function it speeds up.
+
+A module here holds only code that makes a plain function of a paper module faster (worker
+threads, direct BLAS calls, fused loops); the plain function stays in the paper module, and a
+test holds the two equal to round-off on random input.
+"""

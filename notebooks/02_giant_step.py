@@ -62,7 +62,10 @@ import sympy as sp
 from scipy.stats import linregress
 import matplotlib.pyplot as plt
 from theory import config, plotting
+from theory import giant_step as gs
 from theory import two_layer as tl
+from theory import two_layer_predictions as tp
+from theory.activations import hermite_coefficients, mean_derivative_sq
 from theory.symbolic import two_layer as sym
 from theory.claims import Ledger
 
@@ -119,8 +122,8 @@ display(sp.Eq(sp.Symbol(r"\mu_{0..3}(\mathrm{erf})"), sp.Matrix([mu_erf_exact]),
 # (*consistency*), not of the paper.
 
 # %%
-mu = {name: tl.hermite_coefficients(name, 5) for name in ("relu", "tanh", "erf")}
-ds2 = {name: tl.mean_derivative_sq(name) for name in ("relu", "tanh", "erf")}
+mu = {name: hermite_coefficients(name, 5) for name in ("relu", "tanh", "erf")}
+ds2 = {name: mean_derivative_sq(name) for name in ("relu", "tanh", "erf")}
 s2pi = 1 / np.sqrt(2 * np.pi)
 hermite_error = max(
     np.max(np.abs(mu["relu"] - np.array([float(v) for v in mu_relu_exact]))),
@@ -177,7 +180,7 @@ display(sp.Eq(sp.Symbol("C_1(x_1 + x_1 x_2)"), C1, evaluate=False),
         sp.Eq(sp.Symbol("C_2(x_1 + x_1 x_2)"), C2, evaluate=False))
 _, C1_ex1, _ = sym.target_hermite((4 * x1 + x1**2 + x2) / 2, [x1, x2])
 display(sp.Eq(sp.Symbol(r"C_1(\frac{1}{2}(4x_1 + x_1^2 + x_2))"), C1_ex1, evaluate=False))
-display(sp.Eq(sp.Symbol(r"d^{(\ell-1)/2}\,d^{-(\ell-1)/2}"), sym.eta_exponent()[0], evaluate=False))
+display(sp.Eq(sp.Symbol(r"d^{(\ell-1)/2}\,d^{-(\ell-1)/2}"), sym.lr_exponent()[0], evaluate=False))
 mehler_ok = sp.simplify(mehler - sp.diag(*[sp.factorial(k) * rho**k for k in range(5)])) \
     == sp.zeros(5, 5)
 identities_ok = (gradient_identity and mehler_ok and stein_residual == 0
@@ -205,11 +208,11 @@ cos_expr, cos_syms = sym.neuron_cosine_expression()
 spike_expr, spike_syms = sym.spike_cosine_expression()
 display(sp.Eq(sp.Symbol(r"\cos(w_i^1, v^*)"), cos_expr, evaluate=False),
         sp.Eq(sp.Symbol(r"|\langle v_1, v^*\rangle|"), spike_expr, evaluate=False))
-stats = {name: tl.target_statistics(tl.make_target(name))
+stats = {name: tp.target_statistics(tl.make_target(name))
          for name in ("x1", "x1+x1x2", "he2(x1)", "x1+he2(x1)/2")}
-pred_cos = {c: tl.predicted_neuron_cosine(c, ALPHA, mu["relu"][1], 1.0, 1.0, ds2["relu"])
+pred_cos = {c: tp.predicted_neuron_cosine(c, ALPHA, mu["relu"][1], 1.0, 1.0, ds2["relu"])
             for c in (1.0, 2.0)}
-pred_spike = {name: tl.predicted_spike_cosine(ALPHA, np.linalg.norm(stats[name]["c1"]),
+pred_spike = {name: tp.predicted_spike_cosine(ALPHA, np.linalg.norm(stats[name]["c1"]),
                                               stats[name]["mean_sq"]) for name in ("x1", "x1+x1x2")}
 print(f"predicted cos (y = x1, alpha = 2): c = 1: {pred_cos[1.0]:.4f}, c = 2: {pred_cos[2.0]:.4f}")
 print("predicted spike alignment: " + ", ".join(f"{k}: {v:.4f}" for k, v in pred_spike.items()))
@@ -221,7 +224,7 @@ for d in DS:
     for name in ("x1", "x1+x1x2"):
         W0, a = tl.symmetric_init(d, d, section_rngs["single"])
         traj = tl.giant_steps(W0, a, tl.make_target(name), n=ALPHA * d,
-                              eta=tl.learning_rate(1.0, d, d), rng=section_rngs["single"])
+                              lr=tl.learning_rate(1.0, d, d), rng=section_rngs["single"])
         align, s = tl.spike_alignment(traj[1] - traj[0], e[d][:, 0])
         single[d, name] = {"cos": tl.mean_abs_cosines(traj, e[d][:, :1])[1, 0],
                            "spike": align, "s1/s2": s[0] / s[1]}
@@ -300,7 +303,7 @@ for d in DS:
         for _ in range(seeds):
             W0, a = tl.symmetric_init(d, d, section_rngs["he2"])
             traj = tl.giant_steps(W0, a, tl.make_target(name), n=ALPHA * d, steps=STEPS,
-                                  eta=tl.learning_rate(2.0, d, d), rng=section_rngs["he2"])
+                                  lr=tl.learning_rate(2.0, d, d), rng=section_rngs["he2"])
             values.append(tl.mean_abs_cosines(traj, e[d][:, :1])[:, 0])
         he2_each[d, name] = np.array(values)
         he2_runs[d, name] = np.mean(values, axis=0)
@@ -383,7 +386,7 @@ for act in ("relu", ODD_ACTIVATION):
         for name in ("x1+x1x2", "x1+x2x3"):
             W0, a = tl.symmetric_init(d, STAIR_P, section_rngs["stair"])
             traj = tl.giant_steps(W0, a, tl.make_target(name), n=ALPHA * d, steps=STEPS,
-                                  eta=tl.learning_rate(2.0, STAIR_P, d), rng=section_rngs["stair"],
+                                  lr=tl.learning_rate(2.0, STAIR_P, d), rng=section_rngs["stair"],
                                   activation=act)
             stair[act, d, name] = tl.mean_abs_cosines(traj, e[d])     # (T+1, 3)
             stair_traj[act, name, d] = (traj, a)
@@ -412,13 +415,13 @@ push = {}
 for d in DS:
     traj, a = stair_traj["relu", "x1+x1x2", d]
     a_tilde = a * np.sqrt(STAIR_P)
-    eta = tl.learning_rate(2.0, STAIR_P, d)
+    lr = tl.learning_rate(2.0, STAIR_P, d)
     predicted = np.mean(2.0 * a_tilde * traj[1][:, 0]
                         / (np.sqrt(2 * np.pi) * np.linalg.norm(traj[1], axis=1)))
     moves = []
     for _ in range(PUSH_BATCHES):
         X, y = tl.sample_batch(ALPHA * d, d, tl.make_target("x1+x1x2"), section_rngs["push"])
-        moves.append(np.mean(-eta * tl.batch_gradient(X, y, traj[1], a)[0][:, 1]))
+        moves.append(np.mean(-lr * tl.batch_gradient(X, y, traj[1], a)[0][:, 1]))
     push[d] = (predicted, np.mean(moves), np.std(moves))
     print(f"d = {d:4d}: mean_i e2-move of step 2 = {push[d][1]:.3f} (batch-to-batch std "
           f"{push[d][2]:.3f}), Stein prediction {predicted:.3f}")
@@ -583,7 +586,7 @@ for label, name, n, leap in (("linear, n = 2d", "x1+x2", 2 * SPECIAL_D, 1),
                              ("He2, n = 2d", "(he2(x1)+he2(x2))/2", 2 * SPECIAL_D, 1)):
     W0, a = tl.symmetric_init(SPECIAL_D, SPECIAL_P, section_rngs["special"])
     traj = tl.giant_steps(W0, a, tl.make_target(name), n=n,
-                          eta=tl.learning_rate(1.0, SPECIAL_P, SPECIAL_D, leap),
+                          lr=tl.learning_rate(1.0, SPECIAL_P, SPECIAL_D, leap),
                           rng=section_rngs["special"])
     ratio_learned, fraction = tl.learned_specialisation(traj[1], U2, LEARNED_OVERLAP)
     special[label] = {"ratio": tl.specialisation_ratio(traj[1], U2),
@@ -658,14 +661,14 @@ ledger.check("C6e", "[ours] control y = He2(x1), n = d^2: the learned neurons sh
 # %%
 rf = {}
 for m in RF_STEP_MULTIPLES:
-    rf[m] = tl.one_step_vs_random_features(RF_D, RF_P, tl.make_target("x1+he2(x1)/2"),
+    rf[m] = gs.one_step_vs_random_features(RF_D, RF_P, tl.make_target("x1+he2(x1)/2"),
                                            n_step=m * RF_D, n_ridge=RF_RIDGE * RF_D,
                                            n_test=RF_TEST, c=2.0, lam=0.1, rng=section_rngs["rf"])
-linear_population = tl.best_linear_error(tl.make_target("x1+he2(x1)/2"))
+linear_population = tp.best_linear_error(tl.make_target("x1+he2(x1)/2"))
 rf_stats = stats["x1+he2(x1)/2"]
 print(f"n_ridge = {RF_RIDGE}d; population linear error {linear_population:.3f}; predicted "
       "neuron cosine after the step: " + ", ".join(
-          f"n_step = {m}d: {tl.predicted_neuron_cosine(2.0, m, mu['relu'][1], 1.0, rf_stats['mean_sq'], ds2['relu']):.3f}"
+          f"n_step = {m}d: {tp.predicted_neuron_cosine(2.0, m, mu['relu'][1], 1.0, rf_stats['mean_sq'], ds2['relu']):.3f}"
           for m in (2, 16)))
 print("n_step/d  one step  fitted linear  random features (context)")
 for m, r in rf.items():
@@ -753,7 +756,7 @@ proto = {}
 proto_rngs = section_rngs["proto"].spawn(PROTO_SEEDS)
 for kappa in PROTO_KAPPAS:
     n = int(PROTO_D**kappa)              # floor, as np.logspace(..., dtype=int) in [code]
-    runs = [tl.single_step_protocol(PROTO_D, PROTO_P, n, r, n_test=PROTO_TEST)
+    runs = [gs.single_step_protocol(PROTO_D, PROTO_P, n, r, n_test=PROTO_TEST)
             for r in proto_rngs]
     proto[kappa] = {key: np.array([getattr(r, key) for r in runs])
                     for key in ("one_step", "random_features", "linear")}

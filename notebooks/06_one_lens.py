@@ -187,7 +187,7 @@ ledger.check("E2", "[ours] the block fills in two stages: rank of Delta_l is r a
 def giant_step_change(d, p, target, n, leap, rng):
     W0, a = tl.symmetric_init(d, p, rng)
     traj = tl.giant_steps(W0, a, tl.make_target(target), n=n,
-                          eta=tl.learning_rate(1.0, p, d, leap), rng=rng)
+                          lr=tl.learning_rate(1.0, p, d, leap), rng=rng)
     return traj - traj[:1]                                         # (2, p, d): 0 and W1 - W0
 
 

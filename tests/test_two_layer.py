@@ -1,20 +1,23 @@
-"""Giant-step module against oracles: finite differences, exact Hermite coefficients, lstsq."""
+"""Giant-step modules against oracles: finite differences, exact Hermite coefficients, lstsq;
+the fast paths against the plain functions."""
 
 import numpy as np
 import pytest
 import scipy.linalg
 import sympy as sp
+from conftest import assert_gradient_matches
 from scipy.integrate import quad
 from scipy.special import eval_hermitenorm
 
+from theory import giant_step as gs
 from theory import two_layer as tl
+from theory import two_layer_predictions as tp
+from theory.activations import gaussian_expectation, hermite_coefficients, mean_derivative_sq
+from theory.errors import DivergenceError
+from theory.fast import giant_step as fast_gs
+from theory.fast import ridge as fast_ridge
 from theory.symbolic import two_layer as sym
 from theory.symbolic.common import max_discrepancy
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(20241126)
 
 
 def small_problem(rng, n=40, d=7, p=6):
@@ -38,14 +41,7 @@ def test_gradient_matches_central_finite_differences(rng, activation):
     offset = 0.3 * X[:, 3]
     grad, loss = tl.batch_gradient(X, y, W, a, activation, chunk=7, offset=offset)
     assert loss == pytest.approx(loss_value(X, y, W, a, activation, offset), rel=1e-12)
-    h = 1e-6
-    fd = np.empty_like(W)
-    for i, j in np.ndindex(*W.shape):
-        E = np.zeros_like(W)
-        E[i, j] = h
-        fd[i, j] = (loss_value(X, y, W + E, a, activation, offset)
-                    - loss_value(X, y, W - E, a, activation, offset)) / (2 * h)
-    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+    assert_gradient_matches(lambda V: loss_value(X, y, V, a, activation, offset), grad, W)
 
 
 def test_gradient_and_outputs_do_not_depend_on_the_chunk_size(rng):
@@ -83,7 +79,7 @@ def test_one_giant_step_is_the_gradient_step_on_a_fresh_batch(rng):
     target = tl.make_target("x1+x1x2")
     W0, a = tl.symmetric_init(12, 8, rng)
     state = rng.bit_generator.state
-    traj = tl.giant_steps(W0, a, target, n=30, eta=2.5, steps=2, rng=rng)
+    traj = tl.giant_steps(W0, a, target, n=30, lr=2.5, steps=2, rng=rng)
     replay = np.random.default_rng()
     replay.bit_generator.state = state
     X, y = tl.sample_batch(30, 12, target, replay)
@@ -96,8 +92,8 @@ def test_one_giant_step_is_the_gradient_step_on_a_fresh_batch(rng):
 
 def test_giant_steps_raise_divergence_error_on_overflow(rng):
     W0, a = tl.symmetric_init(6, 4, rng)
-    with pytest.raises(tl.DivergenceError, match="step"):
-        tl.giant_steps(W0, a, tl.make_target("x1"), n=10, eta=1e305, steps=4, rng=rng)
+    with pytest.raises(DivergenceError, match="step"):
+        tl.giant_steps(W0, a, tl.make_target("x1"), n=10, lr=1e305, steps=4, rng=rng)
 
 
 def test_symmetric_init_gives_the_zero_function_and_unit_rows(rng):
@@ -122,15 +118,31 @@ def test_learning_rate_formula():
 
 
 def test_protocol_step_is_deterministic_in_the_seed():
-    r1 = tl.single_step_protocol(16, 24, 200, np.random.default_rng(5), n_test=500)
-    r2 = tl.single_step_protocol(16, 24, 200, np.random.default_rng(5), n_test=500)
+    r1 = gs.single_step_protocol(16, 24, 200, np.random.default_rng(5), n_test=500)
+    r2 = gs.single_step_protocol(16, 24, 200, np.random.default_rng(5), n_test=500)
     assert r1 == r2
     assert np.isfinite([r1.one_step, r1.random_features, r1.linear]).all()
-    assert r1.flops == tl.protocol_flops(200, 16, 24, 500)
+    assert r1.flops == gs.protocol_flops(200, 16, 24, 500)
+
+
+@pytest.mark.parametrize("readout", ["same", "fresh"])
+def test_fast_protocol_equals_the_plain_protocol(readout):
+    """Worker-thread draws + dsyrk ridge give the plain version's draws and numbers."""
+    args = (40, 60, 1000)
+    settings = (1.0, 10.0, 700, readout, True, 128)       # lam, lr_scale, n_test, ..., chunk
+    W_fast, *fast = fast_gs.single_step_errors(*args, np.random.default_rng(11), *settings)
+    W_plain, *plain = gs._single_step_plain(*args, np.random.default_rng(11), *settings)
+    np.testing.assert_allclose(W_fast, W_plain, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(fast, plain, rtol=1e-10)
+    assert fast[0] < fast[1]                     # one step beats random features here
+    public = [gs.single_step_protocol(*args, np.random.default_rng(11), n_test=700,
+                                      readout=readout, chunk=128, fast=flag)
+              for flag in (True, False)]
+    assert public[0].one_step == fast[0] and public[1].one_step == plain[0]
 
 
 def test_one_step_beats_random_features_when_the_step_is_giant():
-    res = tl.one_step_vs_random_features(64, 128, tl.make_target("x1+he2(x1)/2"), n_step=256,
+    res = gs.one_step_vs_random_features(64, 128, tl.make_target("x1+he2(x1)/2"), n_step=256,
                                          n_ridge=1024, n_test=2000, c=2.0, lam=0.1,
                                          rng=np.random.default_rng(0))
     assert res.one_step < res.random_features
@@ -154,9 +166,23 @@ def test_streamed_ridge_readout_equals_dense_ridge(rng, n):
     W = rng.standard_normal((11, 7))
     y = rng.standard_normal(n)
     offset = 0.1 * X[:, 0]
-    got = tl.ridge_readout(X, y, W, 0.5, chunk=17, offset=offset)
     ref = tl.ridge_solve(tl.features(X, W), y - offset, 0.5)
-    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+    for fast in (True, False):
+        got = tl.ridge_readout(X, y, W, 0.5, chunk=17, offset=offset, fast=fast)
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_blas_gram_equals_the_numpy_gram(rng, activation):
+    X = rng.standard_normal((203, 9))
+    W = rng.standard_normal((13, 9))
+    y = rng.standard_normal(203)
+    fn = np.tanh if activation == "tanh" else (lambda Z: np.maximum(Z, 0.0))
+    G, rhs = fast_ridge.streamed_gram(X, y, W, fn, 50)
+    Phi = fn(X @ W.T)
+    np.testing.assert_allclose(G, Phi.T @ Phi, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(G, G.T)
+    np.testing.assert_allclose(rhs, Phi.T @ y, rtol=1e-12, atol=1e-12)
 
 
 def test_mean_squared_error_and_linear_fit(rng):
@@ -249,19 +275,19 @@ def test_learned_specialisation_uses_only_the_learned_neurons(rng):
 # -- Hermite coefficients and predictions ---------------------------------------------------------
 def test_relu_and_erf_hermite_coefficients_are_exact():
     s2pi = 1 / np.sqrt(2 * np.pi)
-    np.testing.assert_allclose(tl.hermite_coefficients("relu", 5),
+    np.testing.assert_allclose(hermite_coefficients("relu", 5),
                                [s2pi, 0.5, s2pi, 0, -s2pi, 0], atol=1e-14)
-    np.testing.assert_allclose(tl.hermite_coefficients("erf", 3),
+    np.testing.assert_allclose(hermite_coefficients("erf", 3),
                                [0, 2 / np.sqrt(3 * np.pi), 0, -4 / (3 * np.sqrt(3 * np.pi))],
                                atol=1e-13)
     exact_relu = [float(v) for v in sym.relu_hermite(5)]
     exact_erf = [float(v) for v in sym.erf_hermite(3)]
-    np.testing.assert_allclose(tl.hermite_coefficients("relu", 5), exact_relu, atol=1e-14)
-    np.testing.assert_allclose(tl.hermite_coefficients("erf", 3), exact_erf, atol=1e-13)
+    np.testing.assert_allclose(hermite_coefficients("relu", 5), exact_relu, atol=1e-14)
+    np.testing.assert_allclose(hermite_coefficients("erf", 3), exact_erf, atol=1e-13)
 
 
 def test_tanh_hermite_coefficients_against_adaptive_quadrature():
-    got = tl.hermite_coefficients("tanh", 5)
+    got = hermite_coefficients("tanh", 5)
     for k in range(6):
         ref = quad(lambda x, k=k: np.tanh(x) * eval_hermitenorm(k, x) * np.exp(-x * x / 2)
                    / np.sqrt(2 * np.pi), -40, 40, epsabs=1e-14, limit=200)[0]
@@ -270,14 +296,14 @@ def test_tanh_hermite_coefficients_against_adaptive_quadrature():
 
 
 def test_mean_derivative_squares():
-    assert tl.mean_derivative_sq("relu") == pytest.approx(0.5, abs=1e-15)
-    assert tl.mean_derivative_sq("erf") == pytest.approx(4 / (np.pi * np.sqrt(5)), abs=1e-13)
-    assert tl.mean_derivative_sq("tanh") == pytest.approx(0.4644, abs=5e-5)
+    assert mean_derivative_sq("relu") == pytest.approx(0.5, abs=1e-15)
+    assert mean_derivative_sq("erf") == pytest.approx(4 / (np.pi * np.sqrt(5)), abs=1e-13)
+    assert mean_derivative_sq("tanh") == pytest.approx(0.4644, abs=5e-5)
 
 
 @pytest.mark.parametrize("m", range(7))
 def test_branch_quadrature_is_exact_for_half_line_monomials(m):
-    got = tl.gaussian_expectation(branches=(lambda z: 0 * z, lambda z: z**m))
+    got = gaussian_expectation(branches=(lambda z: 0 * z, lambda z: z**m))
     assert got == pytest.approx(float(sym.half_line_moment(m)), rel=1e-11)
 
 
@@ -288,7 +314,7 @@ def test_target_statistics_against_sympy():
              "giant_step_teacher": (sum((z + (z**2 - 1) / 2 + (z**4 - 6 * z**2 + 3) / 24) / 2
                                         for z in (x1, x2)), [x1, x2])}
     for name, (expr, variables) in cases.items():
-        stats = tl.target_statistics(tl.make_target(name))
+        stats = tp.target_statistics(tl.make_target(name))
         c0, c1, _ = sym.target_hermite(expr, variables)
         assert stats["mean"] == pytest.approx(float(c0), abs=1e-13)
         np.testing.assert_allclose(stats["c1"], [float(v) for v in c1], atol=1e-13)
@@ -299,13 +325,13 @@ def test_target_statistics_against_sympy():
 def test_closed_form_predictions_match_their_sympy_expressions():
     expr, (c, a, mu1, C1, Ey2, Es2, alpha) = sym.neuron_cosine_expression()
     values = {c: 1.3, a: 1.0, mu1: 0.5, C1: 1.2, Ey2: 2.0, Es2: 0.5, alpha: 3.0}
-    assert tl.predicted_neuron_cosine(1.3, 3.0, 0.5, 1.2, 2.0, 0.5) == pytest.approx(
+    assert tp.predicted_neuron_cosine(1.3, 3.0, 0.5, 1.2, 2.0, 0.5) == pytest.approx(
         float(expr.subs(values)), rel=1e-14)
-    assert tl.predicted_neuron_cosine(1, 2, 0.5, 1, 1, 0.5) == pytest.approx(0.5 / np.sqrt(1.5))
+    assert tp.predicted_neuron_cosine(1, 2, 0.5, 1, 1, 0.5) == pytest.approx(0.5 / np.sqrt(1.5))
     sexpr, (C1s, Ey2s, alphas) = sym.spike_cosine_expression()
-    assert tl.predicted_spike_cosine(2, 1, 2) == pytest.approx(
+    assert tp.predicted_spike_cosine(2, 1, 2) == pytest.approx(
         float(sexpr.subs({C1s: 1, Ey2s: 2, alphas: 2})), rel=1e-14)
-    assert tl.best_linear_error(tl.make_target("x1+he2(x1)/2")) == pytest.approx(0.5, abs=1e-13)
+    assert tp.best_linear_error(tl.make_target("x1+he2(x1)/2")) == pytest.approx(0.5, abs=1e-13)
 
 
 # -- symbolic identities -----------------------------------------------------------------------
@@ -319,7 +345,7 @@ def test_mehler_stein_and_staircase_identities():
     assert sp.simplify(value.subs(m1, 0)) == 0          # no overlap with x1: nothing to learn
     q = sym.relu_second_derivative_mean()
     assert sp.simplify(q[0] - 1 / (sp.sqrt(2 * sp.pi) * q[1])) == 0
-    assert sym.eta_exponent()[0] == 1
+    assert sym.lr_exponent()[0] == 1
     assert all(sym.tanh_is_odd_hermite(5))
 
 
@@ -338,9 +364,9 @@ def test_bad_inputs_raise_value_errors_naming_the_argument(rng):
     bad_X = X.copy()
     bad_X[0, 0] = np.nan
     cases = [
-        (lambda: tl.get_activation("sigmoid"), "activation"),
+        (lambda: tl.features(X, W, "softplus"), "activation"),
         (lambda: tl.make_target("x9"), "name"),
-        (lambda: tl.target_statistics("x1"), "target"),
+        (lambda: tp.target_statistics("x1"), "target"),
         (lambda: tl.symmetric_init(5, 7, rng), "p"),
         (lambda: tl.symmetric_init(-1, 4, rng), "d"),
         (lambda: tl.symmetric_init(5, 4, None), "rng"),
@@ -356,9 +382,9 @@ def test_bad_inputs_raise_value_errors_naming_the_argument(rng):
         (lambda: tl.network_output(X, W, a, chunk=0), "chunk"),
         (lambda: tl.batch_gradient(X, y[:5], W, a), "y"),
         (lambda: tl.batch_gradient(X, y, W, a, offset=y[:3]), "offset"),
-        (lambda: tl.giant_steps(W, a, target, n=5, eta=0.0, rng=rng), "eta"),
-        (lambda: tl.giant_steps(W, a, target, n=5, eta=1.0, steps=0, rng=rng), "steps"),
-        (lambda: tl.giant_steps(W, a, "x1", n=5, eta=1.0, rng=rng), "target"),
+        (lambda: tl.giant_steps(W, a, target, n=5, lr=0.0, rng=rng), "lr"),
+        (lambda: tl.giant_steps(W, a, target, n=5, lr=1.0, steps=0, rng=rng), "steps"),
+        (lambda: tl.giant_steps(W, a, "x1", n=5, lr=1.0, rng=rng), "target"),
         (lambda: tl.ridge_solve(X, y, 0.0), "lam"),
         (lambda: tl.ridge_solve(X, y[:4], 1.0), "y"),
         (lambda: tl.ridge_solve(X[0], y, 1.0), "Phi"),
@@ -379,24 +405,24 @@ def test_bad_inputs_raise_value_errors_naming_the_argument(rng):
         (lambda: tl.learned_specialisation(W, np.eye(7)[:, :1], 0.4), "U"),
         (lambda: tl.learned_specialisation(W, np.eye(7)[:, :2], 1.5), "threshold"),
         (lambda: tl.learned_specialisation(W, np.eye(7)[:, :2], np.nan), "threshold"),
-        (lambda: tl.gaussian_expectation(None), "fn"),
-        (lambda: tl.gaussian_expectation(np.sin, n_nodes=1), "n_nodes"),
-        (lambda: tl.gaussian_expectation(branches=(np.sin,)), "branches"),
-        (lambda: tl.hermite_coefficients("relu", -1), "k_max"),
-        (lambda: tl.mean_derivative_sq("relu", n_nodes=10_000), "n_nodes"),
-        (lambda: tl.predicted_neuron_cosine(1, 0, 0.5, 1, 1, 0.5), "alpha"),
-        (lambda: tl.predicted_neuron_cosine(1, 1, 0.5, -1, 1, 0.5), "c1_norm"),
-        (lambda: tl.predicted_spike_cosine(2, 0, 0), "c1_norm"),
-        (lambda: tl.predicted_spike_cosine(-2, 1, 1), "alpha"),
-        (lambda: tl.best_linear_error(None), "target"),
-        (lambda: tl.one_step_vs_random_features(8, 8, target, n_step=8, n_ridge=0, n_test=5,
+        (lambda: gaussian_expectation(None), "fn"),
+        (lambda: gaussian_expectation(np.sin, n_nodes=1), "n_nodes"),
+        (lambda: gaussian_expectation(branches=(np.sin,)), "branches"),
+        (lambda: hermite_coefficients("relu", -1), "k_max"),
+        (lambda: mean_derivative_sq("relu", n_nodes=10_000), "n_nodes"),
+        (lambda: tp.predicted_neuron_cosine(1, 0, 0.5, 1, 1, 0.5), "alpha"),
+        (lambda: tp.predicted_neuron_cosine(1, 1, 0.5, -1, 1, 0.5), "c1_norm"),
+        (lambda: tp.predicted_spike_cosine(2, 0, 0), "c1_norm"),
+        (lambda: tp.predicted_spike_cosine(-2, 1, 1), "alpha"),
+        (lambda: tp.best_linear_error(None), "target"),
+        (lambda: gs.one_step_vs_random_features(8, 8, target, n_step=8, n_ridge=0, n_test=5,
                                                 c=1, lam=1, rng=rng), "n_ridge"),
-        (lambda: tl.single_step_protocol(8, 8, 16, rng, readout="reuse"), "readout"),
-        (lambda: tl.single_step_protocol(8, 8, 16, rng, lam=0.0), "lam"),
-        (lambda: tl.protocol_flops(0, 8, 8, 10), "n"),
-        (lambda: tl.protocol_flops(10, 8, 8, -1), "n_test"),
+        (lambda: gs.single_step_protocol(8, 8, 16, rng, readout="reuse"), "readout"),
+        (lambda: gs.single_step_protocol(8, 8, 16, rng, lam=0.0), "lam"),
+        (lambda: gs.protocol_flops(0, 8, 8, 10), "n"),
+        (lambda: gs.protocol_flops(10, 8, 8, -1), "n_test"),
         (lambda: tl.subspace_overlap(W, np.eye(3)), "U"),
-        (lambda: tl.target_statistics(target, n_nodes=1), "n_nodes"),
+        (lambda: tp.target_statistics(target, n_nodes=1), "n_nodes"),
         (lambda: sym.target_hermite(sp.Integer(1), []), "variables"),
         (lambda: sym.batch_gradient_check(d=0), "d"),
         (lambda: sym.relu_hermite(-1), "k_max"),

@@ -14,8 +14,12 @@ The package is the tested core under the notebooks in ``notebooks/``:
   :mod:`theory.effective_rank` (05);
 * notebook 01's model beside :mod:`theory.deep_linear`: :mod:`theory.compression` (law of
   parsimony, compressed network), :mod:`theory.matrix_completion`, :mod:`theory.separation`;
-* :mod:`theory.fast`  speed paths, each beside the reference function it accelerates;
-* :mod:`theory.cli` and :mod:`theory.book`  ``python -m theory verify | refresh | site | readme``.
+  notebook 02's: :mod:`theory.two_layer_predictions` and :mod:`theory.giant_step`;
+* :mod:`theory.activations`, :mod:`theory.optimizers`, :mod:`theory.training`,
+  :mod:`theory.fitting` the shared layer; :mod:`theory.fast` speed paths, each beside the plain
+  function it speeds up;
+* :mod:`theory.cli`, :mod:`theory.sweep`, :mod:`theory.records`, :mod:`theory.book` and
+  :mod:`theory.slides`  ``python -m theory verify | refresh | sweep | site | slides | readme``.
 """
 
 from importlib import metadata as _metadata

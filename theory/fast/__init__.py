@@ -1,6 +1,7 @@
-"""Speed paths of the paper modules, kept apart from the reference code they accelerate.
+"""Speed paths of the paper modules, each beside the plain function it speeds up.
 
-Each module here names, in its docstring, the plain function it speeds up; the tests hold the
-two equal to round-off on random input, and the public trainer dispatches to the fast path by
-default (``fast=False`` runs the plain loop on :func:`theory.training.run`).
+A module here holds only code that makes a plain function of a paper module faster (in-place
+updates, worker threads, direct BLAS calls, lean loops); the plain function stays in the paper
+module, and a test holds the two equal to round-off on random input. A public function may
+dispatch to its fast path by default (``fast=False`` runs the plain version).
 """

@@ -16,6 +16,8 @@ Everything here is our derivation, consistent with the papers' abstracts:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sympy as sp
 
 from .._validate import as_int, as_sympy
@@ -25,12 +27,13 @@ __all__ = ["batch_gradient_check", "relu_hermite", "half_line_moment", "erf_herm
            "tanh_is_odd_hermite",
            "gaussian_moment_expectation", "target_hermite", "mehler_table",
            "stein_identity_residual", "staircase_coefficient", "relu_second_derivative_mean",
-           "neuron_cosine_expression", "spike_cosine_expression", "eta_exponent"]
+           "neuron_cosine_expression", "spike_cosine_expression", "lr_exponent"]
 
 XI = sp.Symbol("xi", real=True)
 
 
-def batch_gradient_check(d: int = 3, p: int = 2, n: int = 2):
+def batch_gradient_check(d: int = 3, p: int = 2, n: int = 2
+                         ) -> tuple[sp.Matrix, sp.Matrix, sp.Matrix]:
     """Symbolic gradient of the batch loss vs the closed form; returns ``(grad, closed, diff)``.
 
     L = (1/2n) sum_nu (y_nu - (1/sqrt p) sum_i a_i sigma(w_i . x_nu))^2 with a generic
@@ -58,11 +61,11 @@ def batch_gradient_check(d: int = 3, p: int = 2, n: int = 2):
     return grad, closed, diff
 
 
-def _gauss(x):
+def _gauss(x: sp.Expr) -> sp.Expr:
     return sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
 
 
-def relu_hermite(k_max: int = 5) -> list:
+def relu_hermite(k_max: int = 5) -> list[sp.Expr]:
     """Exact mu_k = E[relu(xi) He_k(xi)] = int_0^inf x He_k(x) phi(x) dx, k = 0..k_max."""
     k_max = as_int("k_max", k_max, minimum=0, maximum=12)
     x = sp.Symbol("x", real=True)
@@ -78,7 +81,7 @@ def half_line_moment(m: int) -> sp.Expr:
                        / (2 * sp.sqrt(sp.pi)))
 
 
-def erf_hermite(k_max: int = 3) -> list:
+def erf_hermite(k_max: int = 3) -> list[sp.Expr]:
     """Exact mu_k = E[erf(xi) He_k(xi)] by Stein's lemma: mu_k = E[erf^(k)(xi)], k = 0..k_max.
 
     erf^(k) for k >= 1 is a polynomial times exp(-x^2), so the Gaussian integral is closed form.
@@ -92,7 +95,7 @@ def erf_hermite(k_max: int = 3) -> list:
     return out
 
 
-def tanh_is_odd_hermite(k_max: int = 5) -> list:
+def tanh_is_odd_hermite(k_max: int = 5) -> list[bool]:
     """The even-order Hermite integrands of tanh are odd functions: mu_{2m}(tanh) = 0 exactly."""
     k_max = as_int("k_max", k_max, minimum=0, maximum=12)
     x = sp.Symbol("x", real=True)
@@ -100,7 +103,7 @@ def tanh_is_odd_hermite(k_max: int = 5) -> list:
             == 0 for k in range(0, k_max + 1, 2)]
 
 
-def _symbols(name: str, value) -> list:
+def _symbols(name: str, value: object) -> list[sp.Symbol]:
     """A non-empty list of sympy symbols (``TypeError``/``ValueError`` naming ``name``)."""
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
         raise TypeError(f"{name} must be a sequence of sympy symbols, got {type(value).__name__}")
@@ -112,7 +115,7 @@ def _symbols(name: str, value) -> list:
     return value
 
 
-def gaussian_moment_expectation(expr, variables) -> sp.Expr:
+def gaussian_moment_expectation(expr: sp.Expr, variables: Sequence[sp.Symbol]) -> sp.Expr:
     """E[expr] for a polynomial in independent N(0,1) ``variables`` (exact, Isserlis)."""
     variables = _symbols("variables", variables)
     expr = as_sympy("expr", expr)
@@ -126,7 +129,8 @@ def gaussian_moment_expectation(expr, variables) -> sp.Expr:
     return sp.simplify(total)
 
 
-def target_hermite(expr, variables) -> tuple:
+def target_hermite(expr: sp.Expr, variables: Sequence[sp.Symbol]
+                   ) -> tuple[sp.Expr, sp.Matrix, sp.Matrix]:
     """C0 = E[y], C1 = E[y h] (vector), C2 = E[y (h h^T - I)] (matrix) of a polynomial target."""
     variables = _symbols("variables", variables)
     expr = as_sympy("expr", expr)
@@ -138,7 +142,7 @@ def target_hermite(expr, variables) -> tuple:
     return c0, c1, c2
 
 
-def mehler_table(k_max: int = 4):
+def mehler_table(k_max: int = 4) -> tuple[sp.Matrix, sp.Symbol]:
     """Matrix E[He_j(xi) He_k(h)] for unit Gaussians with correlation rho, j, k = 0..k_max.
 
     xi = rho h + sqrt(1 - rho^2) z with h, z independent; Mehler's formula says the result is
@@ -166,7 +170,8 @@ def stein_identity_residual(degree: int = 5) -> sp.Expr:
     return sp.simplify(sp.expand(lhs - rhs))
 
 
-def staircase_coefficient(degree: int = 4):
+def staircase_coefficient(degree: int = 4
+                          ) -> tuple[sp.Expr, sp.Expr, tuple[sp.Symbol, sp.Symbol]]:
     """Step-2 component E[y sigma'(xi) x_2] for y = x1 + x1 x2 and a generic polynomial sigma.
 
     xi = m1 x1 + m2 x2 + s z (s^2 = 1 - m1^2 - m2^2). Stein's lemma gives
@@ -190,7 +195,7 @@ def staircase_coefficient(degree: int = 4):
     return sp.expand(value), sp.expand(stein), (m1, m2)
 
 
-def relu_second_derivative_mean() -> sp.Expr:
+def relu_second_derivative_mean() -> tuple[sp.Expr, sp.Symbol]:
     """E[relu''(xi)] for xi ~ N(0, q^2): the Gaussian density at 0, 1/(sqrt(2 pi) q)."""
     q = sp.Symbol("q", positive=True)
     x = sp.Symbol("x", real=True)
@@ -198,7 +203,7 @@ def relu_second_derivative_mean() -> sp.Expr:
     return sp.simplify(sp.integrate(sp.DiracDelta(x) * density, (x, -sp.oo, sp.oo))), q
 
 
-def neuron_cosine_expression():
+def neuron_cosine_expression() -> tuple[sp.Expr, tuple[sp.Symbol, ...]]:
     """cos(w_i^1, v*) = c a mu1 |C1| / sqrt(1 + c^2 a^2 (mu1^2 |C1|^2 + E[y^2] E[sigma'^2]/alpha)).
 
     From w^1 = w^0 + c a (mu1 C1 + g), w^0 a unit vector orthogonal (at large d) to C1 and to
@@ -212,13 +217,13 @@ def neuron_cosine_expression():
     return signal / sp.sqrt(norm_sq), (c, a, mu1, C1, Ey2, Es2, alpha)
 
 
-def spike_cosine_expression():
+def spike_cosine_expression() -> tuple[sp.Expr, tuple[sp.Symbol, ...]]:
     """|<v1, v*>| = sqrt(alpha |C1|^2 / (alpha |C1|^2 + E[y^2])) for the spike X^T y / n."""
     C1, Ey2, alpha = sp.symbols("C_1 E_y2 alpha", positive=True)
     return sp.sqrt(alpha * C1**2 / (alpha * C1**2 + Ey2)), (C1, Ey2, alpha)
 
 
-def eta_exponent():
-    """Exponent of d in the order-l term: eta/p = d^((l-1)/2) times ||m||^(l-1) = d^(-(l-1)/2)."""
+def lr_exponent() -> tuple[sp.Expr, tuple[sp.Symbol, sp.Symbol]]:
+    """Exponent of d in the order-l term: lr/p = d^((l-1)/2) times ||m||^(l-1) = d^(-(l-1)/2)."""
     d, ell = sp.symbols("d ell", positive=True)
     return sp.simplify(sp.powsimp(d ** ((ell - 1) / 2) * d ** (-(ell - 1) / 2))), (d, ell)

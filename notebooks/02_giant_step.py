@@ -70,7 +70,6 @@ from theory.symbolic import two_layer as sym
 from theory.claims import Ledger
 
 SEED = config.SEED
-NOTEBOOK = "02_giant_step"
 DS = config.pick(quick=[256, 512, 1024], full=[256, 512, 1024])   # the d-scaling of every claim
 ALPHA = 2                                  # n = alpha d samples per step
 STAIR_P = 512                              # width of the staircase runs (§4)
@@ -94,7 +93,8 @@ section_rngs = dict(zip(["single", "he2", "stair", "special", "rf", "proto", "pu
                         rng.spawn(7)))
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("Giant step (Dandi et al., arXiv:2305.18270; Ba et al., arXiv:2205.01445)", seed=SEED)
+ledger = Ledger("Giant step (Dandi et al., arXiv:2305.18270; Ba et al., arXiv:2205.01445)", seed=SEED,
+                notebook="02_giant_step")
 print(f"mode: {config.mode()}, d in {DS}")
 
 # %% [markdown]
@@ -527,7 +527,7 @@ for ax, (act, name, title) in zip(axes, panels):
     ax.set_xlabel(r"$\mathrm{sign}(a_i)\cos(w_i, e_1)$")
 axes[0].set_ylabel(r"$\cos(w_i, e_2)$")
 axes[0].legend()
-plotting.savefig(fig, NOTEBOOK, "neuron_cosines_steps_1_2")
+plotting.savefig(fig, ledger.notebook, "neuron_cosines_steps_1_2")
 plt.show()
 
 # %% [markdown]
@@ -553,7 +553,7 @@ ax.set_yscale("log")
 ax.set_xlabel("d")
 ax.set_ylabel(r"mean$_i\,|\cos(w_i, e_k)|$")
 ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
-plotting.savefig(fig, NOTEBOOK, "overlap_vs_d")
+plotting.savefig(fig, ledger.notebook, "overlap_vs_d")
 plt.show()
 
 # %% [markdown]
@@ -708,7 +708,7 @@ ax.set_xlabel(r"step batch $n_{\rm step}/d$")
 ax.set_ylabel("test MSE")
 ax.set_title(r"$y = x_1 + \mathrm{He}_2(x_1)/2$, $d = 256$, $p = 512$, $n_{\rm ridge} = 16d$")
 ax.legend()
-plotting.savefig(fig, NOTEBOOK, "test_error_one_step_vs_linear")
+plotting.savefig(fig, ledger.notebook, "test_error_one_step_vs_linear")
 plt.show()
 
 # %% [markdown]
@@ -786,7 +786,7 @@ ax.set_xlabel("batch size n")
 ax.set_ylabel("test MSE")
 ax.set_title(f"official single-step protocol, d = {PROTO_D}, p = {PROTO_P}")
 ax.legend()
-plotting.savefig(fig, NOTEBOOK, "single_step_learning_curve")
+plotting.savefig(fig, ledger.notebook, "single_step_learning_curve")
 plt.show()
 
 # %%
@@ -865,5 +865,5 @@ else:
 print(ledger.table())
 
 # %%
-ledger.publish(NOTEBOOK)
+ledger.publish()
 ledger.assert_all()

@@ -58,7 +58,6 @@ from theory import effective_rank as er
 from theory.claims import Ledger
 
 SEED = config.SEED
-NOTEBOOK = "06_one_lens"
 # 01 deep linear network: GD from eps * orthogonal on a rank-r whitened target
 DLN = dict(d=20, r=2, L=3, eps=0.3, eta=0.02, steps=2000, stride=50, s=(3.0, 1.5))
 TAU_DLN = 1e-8
@@ -85,7 +84,8 @@ STAB_SEEDS = config.pick(quick=3, full=10)
 rng = np.random.default_rng(SEED)
 section_rngs = dict(zip(["dln", "gs", "rf", "cs", "er", "stab"], rng.spawn(6)))
 plotting.use_style()
-ledger = Ledger("One lens: the dimension of what is learned (five papers)", seed=SEED)
+ledger = Ledger("One lens: the dimension of what is learned (five papers)", seed=SEED,
+                notebook="06_one_lens")
 t_start, c_start = time.perf_counter(), time.process_time()
 results = {}        # setting -> dict(progress, dimension, predicted, label)
 
@@ -455,7 +455,7 @@ for ax in axes[1]:
     ax.set_xlabel("normalised training progress")
 fig.suptitle("The dimension of what is learned, one lens ($\\mathrm{rank}_\\tau$ / "
              "$\\varepsilon$-rank), five papers")
-plotting.savefig(fig, NOTEBOOK, "dimension_vs_progress")
+plotting.savefig(fig, ledger.notebook, "dimension_vs_progress")
 plt.show()
 
 # %% [markdown]
@@ -594,5 +594,5 @@ print(f"notebook wall time {time.perf_counter() - t_start:.1f} s, CPU time "
       f"{time.process_time() - c_start:.1f} s ({config.mode()} mode)")
 
 # %%
-ledger.publish(NOTEBOOK)
+ledger.publish()
 ledger.assert_all()

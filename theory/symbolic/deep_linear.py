@@ -16,6 +16,9 @@ Everything here is a reconstruction (**[ours]**) that supports the paper's abstr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import sympy as sp
 
 from .._validate import as_int
@@ -39,14 +42,14 @@ __all__ = [
 ]
 
 
-def _product(mats):
+def _product(mats: Sequence[Any]) -> Any:
     out = sp.eye(mats[0].shape[1])
     for M in mats:
         out = M * out
     return out
 
 
-def chain(depth: int = 3, n: int = 2):
+def chain(depth: int = 3, n: int = 2) -> tuple[list[sp.Matrix], sp.Matrix]:
     """Symbol matrices ``W_1 .. W_L`` and ``Phi`` (``n x n``) for the symbolic checks."""
     depth = as_int("depth", depth, minimum=1)
     n = as_int("n", n, minimum=1)
@@ -55,7 +58,7 @@ def chain(depth: int = 3, n: int = 2):
     return Ws, Phi
 
 
-def layer_gradients(Ws, Phi):
+def layer_gradients(Ws: Sequence[sp.Matrix], Phi: sp.Matrix) -> list[sp.Matrix]:
     """Closed-form gradients ``G_l = W_{L:l+1}^T (W_{L:1} - Phi) W_{l-1:1}^T``
     (docs/01_law_of_parsimony.md, section 1)."""
     if isinstance(Ws, (str, bytes)) or not hasattr(Ws, "__len__") or not len(Ws):
@@ -74,7 +77,7 @@ def layer_gradients(Ws, Phi):
     return grads
 
 
-def gradient_discrepancy(depth: int = 3, n: int = 2):
+def gradient_discrepancy(depth: int = 3, n: int = 2) -> list[sp.Matrix]:
     """Entrywise derivative of ``1/2 sum_ij (W_{L:1} - Phi)_ij^2`` minus the closed form, expanded.
 
     Returns the list of ``L`` difference matrices (all zero when the closed form is right).
@@ -85,7 +88,7 @@ def gradient_discrepancy(depth: int = 3, n: int = 2):
     return [(matrix_gradient(loss, W) - G).applyfunc(sp.expand) for W, G in zip(Ws, closed)]
 
 
-def balancedness_expansion(n: int = 2):
+def balancedness_expansion(n: int = 2) -> Any:
     """``D(W - eta G) - D(W)`` for generic symbol matrices, as a polynomial in ``eta``.
 
     ``D = B^T B - A A^T`` for consecutive layers ``A = W_l``, ``B = W_{l+1}`` with generic
@@ -97,7 +100,7 @@ def balancedness_expansion(n: int = 2):
     A, B = matrix_symbols("a", n, n), matrix_symbols("b", n, n)
     GA, GB = matrix_symbols("ga", n, n), matrix_symbols("gb", n, n)
 
-    def D(X, Y):
+    def D(X: sp.Matrix, Y: sp.Matrix) -> sp.Matrix:
         return Y.T * Y - X * X.T
 
     diff = (D(A - eta * GA, B - eta * GB) - D(A, B)).applyfunc(sp.expand)
@@ -107,7 +110,7 @@ def balancedness_expansion(n: int = 2):
     return eta, first, second, remainder
 
 
-def balancedness_first_order(depth: int = 3, n: int = 2):
+def balancedness_first_order(depth: int = 3, n: int = 2) -> list[sp.Matrix]:
     """The ``eta``-coefficient of ``D_l`` after one GD step with the true gradients:
     ``W_{l+1}^T G_{l+1} - G_l W_l^T`` (its symmetric part is the coefficient), expanded, for
     every ``l = 1 .. L-1``. All zero: both equal ``W_{L:l+1}^T E W_{l:1}^T``."""
@@ -117,7 +120,7 @@ def balancedness_first_order(depth: int = 3, n: int = 2):
             for l in range(len(Ws) - 1)]
 
 
-def first_step_off_span(depth: int = 3):
+def first_step_off_span(depth: int = 3) -> Any:
     """One GD step from ``W_l = eps I_3`` (``O = I``) on ``Phi = u v^T`` (numeric ``u, v``).
 
     Returns ``(M, P_perp)`` with ``M = W_1(1) - (eps - eta eps^{2L-1}) I`` and ``P_perp`` the
@@ -138,7 +141,7 @@ def first_step_off_span(depth: int = 3):
     return M, P_perp
 
 
-def complement_flow(depth=None):
+def complement_flow(depth: int | None = None) -> tuple[Any, Any, Any, Any]:
     """``rho(t) = (eps^{2-2L} + (2L-2) t)^{1/(2-2L)}`` (symbolic ``L`` when ``depth`` is None)."""
     t = sp.Symbol("t", nonnegative=True)
     eps = sp.Symbol("epsilon", positive=True)
@@ -148,7 +151,7 @@ def complement_flow(depth=None):
     return rho, t, eps, L
 
 
-def complement_ode_residual(depth=None):
+def complement_ode_residual(depth: int | None = None) -> tuple[Any, Any]:
     """``rho' + rho^{2L-1}`` and ``rho(0) - eps`` for :func:`complement_flow`, simplified."""
     rho, t, eps, L = complement_flow(depth)
     residual = sp.diff(rho, t) + rho ** (2 * L - 1)
@@ -157,7 +160,7 @@ def complement_ode_residual(depth=None):
     return residual, initial
 
 
-def complement_local_error(depth: int):
+def complement_local_error(depth: int) -> tuple[Any, Any]:
     """Leading term of ``rho_GD(one step) - rho_flow(eta)``: ``-(2L-1)/2 eps^{4L-3} eta^2``.
 
     Returns ``(series_difference, expected)``."""
@@ -171,7 +174,7 @@ def complement_local_error(depth: int):
     return diff, expected
 
 
-def end_to_end_law(depth=None):
+def end_to_end_law(depth: int | None = None) -> Any:
     """From ``w' = -w^{L-1}(w^L - phi)`` to ``p = w^L``: returns ``p' - (-L p^{2-2/L}(p - phi))``
     expressed in ``w`` and simplified (zero)."""
     w, phi = sp.symbols("w phi", positive=True)
@@ -183,7 +186,7 @@ def end_to_end_law(depth=None):
     return sp.simplify(sp.powsimp(sp.expand_power_base(p_dot - law, force=True), force=True))
 
 
-def logistic_solution():
+def logistic_solution() -> tuple[Any, Any, Any, Any]:
     """``u(t) = phi / (1 + (phi/eps^2 - 1) e^{-2 phi t})`` for ``u = w^2`` at ``L = 2``."""
     t = sp.Symbol("t", nonnegative=True)
     phi, eps = sp.symbols("phi epsilon", positive=True)
@@ -191,13 +194,13 @@ def logistic_solution():
     return u, t, phi, eps
 
 
-def logistic_residual():
+def logistic_residual() -> tuple[Any, Any]:
     """``u' - 2u(phi - u)`` and ``u(0) - eps^2`` for :func:`logistic_solution`, simplified."""
     u, t, phi, eps = logistic_solution()
     return sp.simplify(sp.diff(u, t) - 2 * u * (phi - u)), sp.simplify(u.subs(t, 0) - eps**2)
 
 
-def plateau_time(depth: int):
+def plateau_time(depth: int) -> tuple[Any, tuple[Any, Any, Any]]:
     """Implicit flow time ``t(p) = int_{eps^L}^p dq / (L q^{2-2/L} (phi - q))`` as a sympy
     ``Integral`` (unevaluated; sympy evaluates it for ``L = 3, 4`` in logs and arctans)."""
     L = as_int("depth", depth, minimum=2)
@@ -207,7 +210,7 @@ def plateau_time(depth: int):
     return sp.Integral(integrand, (q, eps**L, p)), (p, phi, eps)
 
 
-def plateau_leading_term(depth=None):
+def plateau_leading_term(depth: int | None = None) -> tuple[Any, Any]:
     """Leading small-``eps`` plateau length for ``L >= 3``:
     ``int_{eps^L}^oo dq / (L phi q^{2-2/L}) = eps^{2-L} / ((L-2) phi)``.
 

@@ -19,6 +19,9 @@ the identities exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numbers
 
 import sympy as sp
@@ -30,13 +33,13 @@ __all__ = ["flow_on_region", "two_layer_identities", "projector_identities",
            "scalar_metric_factor", "spectral_gap_ode", "relu_on_pattern", "truncation_on_pattern"]
 
 
-def _vanishes(expr) -> bool:
+def _vanishes(expr: Any) -> bool:
     """Exact zero test: ``cancel`` (fast, decisive for rational functions), then ``simplify``."""
     entries = list(expr) if isinstance(expr, sp.MatrixBase) else [expr]
     return all(sp.cancel(e) == 0 or is_zero(e) for e in entries)
 
 
-def _pattern_matrix(pattern) -> sp.Matrix:
+def _pattern_matrix(pattern: Sequence[int]) -> sp.Matrix:
     """``diag(pattern)`` for a 0/1 tuple (1 = coordinate truncated, i.e. pre-activation < 0)."""
     if isinstance(pattern, (str, bytes)) or not hasattr(pattern, "__iter__"):
         raise TypeError(f"pattern must be a tuple of 0/1 entries, got {type(pattern).__name__}")
@@ -48,21 +51,22 @@ def _pattern_matrix(pattern) -> sp.Matrix:
     return sp.diag(*[sp.Integer(p) for p in pattern])
 
 
-def _column(name: str, value, n: int) -> sp.Matrix:
+def _column(name: str, value: Any, n: int) -> sp.Matrix:
     """A sympy column of length ``n`` (``TypeError`` naming ``name`` otherwise)."""
     if not isinstance(value, sp.MatrixBase) or value.shape != (n, 1):
         raise TypeError(f"{name} must be a sympy column Matrix of length {n}, got {value!r}")
     return value
 
 
-def relu_on_pattern(z: sp.Matrix, pattern) -> sp.Matrix:
+def relu_on_pattern(z: sp.Matrix, pattern: Sequence[int]) -> sp.Matrix:
     """``relu(z)`` on the region where ``z_i < 0`` exactly for ``pattern_i = 1``: ``(I - P) z``."""
     P = _pattern_matrix(pattern)
     z = _column("z", z, P.shape[0])
     return (sp.eye(P.shape[0]) - P) * z
 
 
-def truncation_on_pattern(W: sp.Matrix, beta: sp.Matrix, x: sp.Matrix, pattern) -> sp.Matrix:
+def truncation_on_pattern(W: sp.Matrix, beta: sp.Matrix, x: sp.Matrix,
+                          pattern: Sequence[int]) -> sp.Matrix:
     """``tau(x) = x - W^{-1} P W (x + beta)`` on a fixed pattern (docs Sec. 3)."""
     P = _pattern_matrix(pattern)
     n = P.shape[0]
@@ -114,7 +118,8 @@ def flow_on_region(n_points: int = 3, n_truncated: int = 2) -> dict:
     }
 
 
-def two_layer_identities(pattern1=(1, 0), pattern2=(0, 1)) -> dict:
+def two_layer_identities(pattern1: Sequence[int] = (1, 0),
+                         pattern2: Sequence[int] = (0, 1)) -> dict:
     """Two layers, ``M = 2``, symbolic ``W_1, W_2, b_1, b_2, x`` on fixed activation patterns.
 
     Checks (each a residual that must simplify to zero):
@@ -146,7 +151,7 @@ def two_layer_identities(pattern1=(1, 0), pattern2=(0, 1)) -> dict:
     }
 
 
-def projector_identities(pattern=(1, 0)) -> dict:
+def projector_identities(pattern: Sequence[int] = (1, 0)) -> dict:
     """Oblique projector ``Pi = W^{-1} P W`` for a symbolic 2x2 ``W``.
 
     Returns the residuals' verdicts for ``Pi^2 = Pi``, for ``dPi/dW_kl = W^{-1}[P, E_kl W^{-1}] W``
@@ -222,7 +227,7 @@ def scalar_metric_factor() -> dict:
     }
 
 
-def spectral_gap_ode(G=None) -> dict:
+def spectral_gap_ode(G: Any = None) -> dict:
     """``theta' = -c G (theta - ybar)`` for a symmetric positive-definite 2x2 ``G``.
 
     ``G = V D V^{-1}`` (``diagonalize``),

@@ -105,3 +105,15 @@ def test_typecheck_fails_on_a_type_error_in_the_public_api(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mypy", "theory/claims.py"], cwd=root,
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 1 and "Incompatible return value type" in result.stdout
+
+
+def test_typecheck_fails_on_an_unannotated_function_in_a_paper_module(tmp_path):
+    import subprocess
+    import sys
+
+    root = _copy_for_checks(tmp_path)
+    module = root / "theory" / "relu_flow.py"
+    module.write_text(module.read_text() + "\n\ndef unannotated_public(x):\n    return x\n")
+    result = subprocess.run([sys.executable, "-m", "mypy", "theory/relu_flow.py"], cwd=root,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1 and "missing a type annotation" in result.stdout

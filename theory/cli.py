@@ -18,7 +18,9 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from . import config, provenance
 from .claims import Claim, format_value, headline, load_claims, summary_counts, write_json_atomic
@@ -47,7 +49,7 @@ class NotebookRun:
 
 
 @contextlib.contextmanager
-def _environment(**values):
+def _environment(**values: str) -> Iterator[None]:
     """Temporarily set environment variables (inherited by the kernels we start)."""
     saved = {k: os.environ.get(k) for k in values}
     try:
@@ -55,14 +57,14 @@ def _environment(**values):
             os.environ[k] = v
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
+        for k, old in saved.items():
+            if old is None:
                 os.environ.pop(k, None)
             else:
-                os.environ[k] = v
+                os.environ[k] = old
 
 
-def _execute(path: Path, timeout: int, kernels: set | None = None):
+def _execute(path: Path, timeout: int, kernels: set | None = None) -> Any:
     """Execute a notebook with nbclient in its own folder; returns ``(nb, error or None)``.
 
     The kernel manager is added to ``kernels`` while the notebook runs, so that Ctrl-C can
@@ -106,7 +108,7 @@ def _execute(path: Path, timeout: int, kernels: set | None = None):
     return nb, None
 
 
-def _stop_kernels(kernels: set, futures, grace: float = 5.0) -> None:
+def _stop_kernels(kernels: set, futures: Iterable[Any], grace: float = 5.0) -> None:
     """Interrupt every running kernel until its notebook returns; kill it after ``grace`` s.
 
     Repeats because a kernel may still be starting when Ctrl-C arrives.
@@ -145,7 +147,7 @@ def _run_one(path: Path, out: Path, timeout: int, kernels: set | None = None) ->
     return run
 
 
-def _progress(total: int):
+def _progress(total: int) -> Any:
     try:
         from tqdm.auto import tqdm
     except ImportError:
@@ -163,7 +165,7 @@ def verify(notebooks: list[Path], out: Path, *, full: bool = False, jobs: int = 
     kernels: set = set()
     bar = _progress(len(notebooks))
     with _environment(THEORY_BUILD_DIR=str(out.resolve()), THEORY_FULL="1" if full else "0"):
-        def record(run: NotebookRun):
+        def record(run: NotebookRun) -> None:
             runs[run.name] = run
             status = "ok" if run.ok else "FAILED"
             message = f"{run.name}: {status} in {run.seconds:.1f} s"
@@ -259,7 +261,7 @@ def report(runs: list[NotebookRun], out: Path, *, mode: str, provenance: dict | 
     return text
 
 
-def _keep_cell_ids(nb, old) -> None:
+def _keep_cell_ids(nb: Any, old: Any) -> None:
     """Give unchanged cells (same type and source, in order) their committed ids back, so that
     a refresh changes only what really changed."""
     import difflib
@@ -276,7 +278,7 @@ def _keep_cell_ids(nb, old) -> None:
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def _strip_widgets(nb) -> None:
+def _strip_widgets(nb: Any) -> None:
     """Drop progress-bar widget state (random model ids on every run) from a notebook to be
     committed; each widget output keeps its plain-text rendering."""
     nb.metadata.pop("widgets", None)
@@ -390,7 +392,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _book_command(args) -> int:
+def _book_command(args: argparse.Namespace) -> int:
     from . import book, records
 
     build = args.build or config.build_dir()
@@ -415,7 +417,7 @@ def _book_command(args) -> int:
     return 0
 
 
-def _record_command(args) -> int:
+def _record_command(args: argparse.Namespace) -> int:
     """``python -m theory record``: merge full-mode pieces into the record (exit 2 on a
     conflict between pieces or bad input, 1 when a piece did not finish, else 0)."""
     from . import record as rec

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from .claims import format_value, summary_counts
@@ -37,7 +39,7 @@ def _shown(rec: dict) -> str:
     return format_value(rec.get("measured"), rec.get("digits", 3), rec.get("noise_floor"))
 
 
-def merge_pieces(runs) -> tuple[dict, list[dict]]:
+def merge_pieces(runs: Sequence[dict]) -> tuple[dict, list[dict]]:
     """Merge the sweep run records of one notebook's pieces; return ``(entry, claims)``.
 
     ``runs``: a non-empty list of run records as in a sweep's ``sweep.json`` (``notebook``,
@@ -113,7 +115,7 @@ def merge_pieces(runs) -> tuple[dict, list[dict]]:
     return entry, claims
 
 
-def merge_into(record: dict, runs) -> dict:
+def merge_into(record: dict, runs: Sequence[dict]) -> dict:
     """A copy of ``record`` (a full-mode ``claims.json``) with the notebook of ``runs`` merged
     from its pieces (:func:`merge_pieces`) in place of any earlier entry of that notebook.
 
@@ -155,7 +157,7 @@ def merge_into(record: dict, runs) -> dict:
     return out
 
 
-def load_sweep_runs(paths) -> list[dict]:
+def load_sweep_runs(paths: Sequence[str | os.PathLike]) -> list[dict]:
     """The run records of the full-mode sweeps whose ``sweep.json`` files are ``paths``."""
     if isinstance(paths, (str, Path)) or not isinstance(paths, (list, tuple)) or not paths:
         raise TypeError(f"paths must be a non-empty list of sweep.json paths, got {paths!r}")

@@ -16,6 +16,7 @@ injected after its ``parameters`` cell, so ``k = 0`` is the committed run.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import itertools
 import json
@@ -30,7 +31,9 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from . import config, provenance
 from .claims import format_value, write_json_atomic
@@ -84,7 +87,7 @@ def seed_for(k: int) -> int:
     return config.SEED + int(k)
 
 
-def _literal(text: str):
+def _literal(text: str) -> Any:
     """A grid value: a Python literal (``2``, ``1e-3``, ``True``, ``'relu'``) or a bare string."""
     import ast
 
@@ -97,7 +100,7 @@ def _literal(text: str):
     raise ValueError(f"grid value {text!r} must be a number, a boolean or a string")
 
 
-def parse_grid(specs) -> dict[str, list]:
+def parse_grid(specs: Sequence[str] | None) -> dict[str, list]:
     """Parse ``--grid NAME=V1,V2,...`` options into ``{NAME: [V1, V2, ...]}`` (in order).
 
     Values are Python literals (numbers, booleans) or bare strings. ``SEED`` is not a grid name:
@@ -156,7 +159,7 @@ def _sha256(path: Path) -> str:
 
 
 # -- one run (a dask task) ------------------------------------------------------------------------
-def _kernel_manager_class(env: dict):
+def _kernel_manager_class(env: dict) -> type:
     """A jupyter kernel manager whose kernels get ``env`` on top of this process's environment.
 
     Passing the environment to the kernel (instead of changing ``os.environ``) keeps runs that
@@ -166,7 +169,7 @@ def _kernel_manager_class(env: dict):
 
     class _SweepKernelManager(AsyncKernelManager):
         # AsyncKernelManager.start_kernel is a coroutine typed with the synchronous signature
-        async def start_kernel(self, **kw):  # type: ignore[override]
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw["env"] = {**kw.get("env", os.environ), **env}
             return await super().start_kernel(**kw)
 
@@ -284,7 +287,7 @@ def _finished(spec: dict) -> dict | None:
     return record
 
 
-def _progress(total: int, enable: bool):
+def _progress(total: int, enable: bool) -> Any:
     if not enable:
         return None
     try:
@@ -294,7 +297,7 @@ def _progress(total: int, enable: bool):
     return tqdm(total=total, desc="runs", unit="run", file=sys.stderr, mininterval=0.5)
 
 
-def _client(scheduler: str | None, workers: int):
+def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
     """A dask client: to ``scheduler`` when given, else to a new LocalCluster of ``workers``
     single-threaded worker processes. Returns ``(client, cluster or None)``."""
     import logging
@@ -338,7 +341,7 @@ def _parameter_names(path: Path) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _check_notebooks(notebooks, grid: dict) -> None:
+def _check_notebooks(notebooks: Sequence[Path], grid: dict) -> None:
     """Every notebook has a ``parameters`` cell defining SEED and every grid name."""
     for path in notebooks:
         try:
@@ -354,10 +357,10 @@ def _check_notebooks(notebooks, grid: dict) -> None:
                              f"of {Path(path).name} (it defines {', '.join(params)})")
 
 
-def run_sweep(notebooks, out, *, seeds: int = DEFAULT_SEEDS, grid: dict | None = None,
-              full: bool = False, scheduler: str | None = None, workers: int | None = None,
-              timeout: int = 1800, retries: int = 2, progress: bool = True,
-              threads: int = 1) -> dict:
+def run_sweep(notebooks: Sequence[Path], out: str | os.PathLike, *, seeds: int = DEFAULT_SEEDS,
+              grid: dict | None = None, full: bool = False, scheduler: str | None = None,
+              workers: int | None = None, timeout: int = 1800, retries: int = 2,
+              progress: bool = True, threads: int = 1) -> dict:
     """Run every notebook at every grid point and seed; return the data of ``sweep.json``.
 
     Runs already finished in ``out/runs`` (same mode, grid point, seed and notebook source) are
@@ -484,7 +487,7 @@ def run_sweep(notebooks, out, *, seeds: int = DEFAULT_SEEDS, grid: dict | None =
     return data
 
 
-def summarize(runs) -> list[dict]:
+def summarize(runs: Sequence[dict]) -> list[dict]:
     """Per notebook, grid point and claim: pass rate, Wilson interval, quartiles, failed seeds.
 
     ``runs`` is the list of run records. A claim's ``runs`` counts the runs that recorded it;
@@ -541,7 +544,7 @@ def _params_text(params: dict) -> str:
     return ",".join(f"{n}={v}" for n, v in params.items()) or "-"
 
 
-def _seed_offsets(seeds) -> str:
+def _seed_offsets(seeds: Sequence[int]) -> str:
     ks = [s - config.SEED for s in seeds]
     text = ",".join(str(k) for k in ks[:8])
     return text + (f",... ({len(ks)})" if len(ks) > 8 else "") if ks else "-"
@@ -645,7 +648,7 @@ def _figure(data: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def write_report(data: dict, out) -> list[Path]:
+def write_report(data: dict, out: str | os.PathLike) -> list[Path]:
     """Write ``sweep.json``, ``sweep.md`` and ``sweep.png`` into ``out``; returns their paths."""
     if not isinstance(data, dict) or "claims" not in data or "runs" not in data:
         raise ValueError("data must be the dict returned by run_sweep")
@@ -679,7 +682,7 @@ def write_report(data: dict, out) -> list[Path]:
 
 
 # -- command line ---------------------------------------------------------------------------------
-def command(args) -> int:
+def command(args: argparse.Namespace) -> int:
     """``python -m theory sweep``: exit 0 when every run finished, 1 when a run crashed or timed
     out (failing claims are data of a sweep, reported in the table, not an exit status), 2 on
     bad arguments, 130 when interrupted (finished runs stay on disk; rerun to resume)."""

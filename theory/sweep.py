@@ -159,15 +159,23 @@ def _sha256(path: Path) -> str:
 
 
 # -- one run (a dask task) ------------------------------------------------------------------------
-def _kernel_manager_class(env: dict) -> type:
-    """A jupyter kernel manager whose kernels get ``env`` on top of this process's environment.
+def _kernel_manager_class(env: dict, sockets: Path) -> type:
+    """A jupyter kernel manager whose kernels get ``env`` on top of this process's environment
+    and talk over IPC sockets in the private folder ``sockets``.
 
     Passing the environment to the kernel (instead of changing ``os.environ``) keeps runs that
-    share a worker process from seeing each other's build folders.
+    share a worker process from seeing each other's build folders. IPC rather than TCP: the
+    kernel then has nothing to warn about ("Kernel is running over TCP without encryption"),
+    and every worker starts its kernels on its own machine anyway.
     """
     from jupyter_client.manager import AsyncKernelManager
 
     class _SweepKernelManager(AsyncKernelManager):
+        def __init__(self, *args: Any, **kw: Any) -> None:
+            kw.setdefault("transport", "ipc")
+            kw.setdefault("ip", str(sockets / "kernel"))
+            super().__init__(*args, **kw)
+
         # AsyncKernelManager.start_kernel is a coroutine typed with the synchronous signature
         async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
             kw["env"] = {**kw.get("env", os.environ), **env}
@@ -225,12 +233,13 @@ def run_notebook(spec: dict) -> dict:
                                              "MKL_NUM_THREADS")}}
     status, error = "ok", None
     start = time.perf_counter()
+    sockets = tempfile.TemporaryDirectory(prefix="theory-kernel-")
     try:
         pm.execute_notebook(str(notebook), str(build / notebook.name),
                             parameters={**spec["params"], "SEED": spec["seed"]},
                             kernel_name="python3", cwd=str(notebook.parent),
                             execution_timeout=spec["timeout"], progress_bar=False,
-                            kernel_manager_class=_kernel_manager_class(env))
+                            kernel_manager_class=_kernel_manager_class(env, Path(sockets.name)))
     except PapermillExecutionError as exc:
         status = "error"
         lines = [_ANSI.sub("", line) for line in exc.traceback]
@@ -246,6 +255,8 @@ def run_notebook(spec: dict) -> dict:
             error = "".join(traceback.format_exception(exc))
         else:
             raise
+    finally:
+        sockets.cleanup()
     seconds = time.perf_counter() - start
     ledger = build / "claims" / f"{name}.json"
     claims, paper = [], None

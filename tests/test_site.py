@@ -168,7 +168,7 @@ def test_pages_have_navigation_contents_and_front_matter(built):
     toy = page(index, "09_toy")
     front = re.search(r'<div class="theory-front">.*?<div class="theory-toc">', toy, re.S).group(0)
     assert "A. Author" in front and "What the paper claims" in front
-    assert "2 of 2</b> evidence" not in front and "1 of 2</b> evidence claims" in front
+    assert "2/2</b> evidence" not in front and "1/2</b> evidence claims" in front
 
 
 def test_book_and_decks_are_offline(built):

@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from .claims import counts_text
 from .records import (FULL_FILE, SWEEP_FILE, claim_counts, load_report, load_results, rate_text,
                       verdict_of)
 
@@ -296,17 +297,9 @@ def front_matter(nb: Any) -> dict:
 
 
 def _counts_line(entry: dict) -> str:
-    n = claim_counts(entry)
     if entry.get("error"):
         return f"<b>error:</b> {html.escape(entry['error'])}"
-    text = (f"<b>{n['reproduced']} of {n['evidence']}</b> evidence claims reproduced, "
-            f"{n['not_reproduced']} not reproduced (documented), "
-            f"{n['consistency_pass']}/{n['consistency']} consistency checks pass")
-    if n["unclassified"]:
-        text += f", {n['unclassified']} claims without a kind"
-    if n["failed"]:
-        text += f", <b>{n['failed']} failed</b>"
-    return text + " (this run)."
+    return counts_text(claim_counts(entry), emphasize=lambda s: f"<b>{s}</b>") + " (this run)."
 
 
 def _render_notebook(path: Path, out: Path, *, entry: dict | None = None,

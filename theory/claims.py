@@ -42,7 +42,7 @@ import math
 import numbers
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -110,14 +110,26 @@ def summary_counts(claims: Iterable[Claim | dict]) -> dict[str, int]:
 def headline(claims: Iterable[Claim | dict]) -> str:
     """``N/E evidence claims reproduced, D not reproduced (documented); C/C consistency checks
     pass`` (plus undocumented failures and unclassified claims when there are any)."""
-    n = summary_counts(_as_claims(claims))
-    text = (f"{n['reproduced']}/{n['evidence']} evidence claims reproduced, "
-            f"{n['not_reproduced']} not reproduced (documented); "
-            f"{n['consistency_pass']}/{n['consistency']} consistency checks pass")
+    return counts_text(summary_counts(_as_claims(claims)))
+
+
+def counts_text(n: dict[str, int], *, emphasize: Callable[[str], str] = str) -> str:
+    """The headline sentence of the counts ``n`` of :func:`summary_counts`; ``emphasize``
+    marks up the reproduced count and the failures (e.g. in bold for HTML)."""
+    keys = ("reproduced", "evidence", "not_reproduced", "consistency_pass", "consistency",
+            "unclassified", "failed")
+    if not isinstance(n, dict) or any(k not in n for k in keys):
+        raise TypeError(f"n must be the dict of summary_counts (keys {', '.join(keys)})")
+    if not callable(emphasize):
+        raise TypeError("emphasize must be callable")
+    reproduced = emphasize(f"{n['reproduced']}/{n['evidence']}")
+    text = f"{reproduced} evidence claims reproduced, "
+    text += (f"{n['not_reproduced']} not reproduced (documented); "
+             f"{n['consistency_pass']}/{n['consistency']} consistency checks pass")
     if n["unclassified"]:
         text += f"; {n['unclassified']} unclassified"
     if n["failed"]:
-        text += f"; {n['failed']} FAILED"
+        text += "; " + emphasize(f"{n['failed']} FAILED")
     return text
 
 

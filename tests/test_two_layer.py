@@ -141,6 +141,39 @@ def test_fast_protocol_equals_the_plain_protocol(readout):
     assert public[0].one_step == fast[0] and public[1].one_step == plain[0]
 
 
+class _Drawn:
+    """A finished draw whose ``done()`` says False for its first ``polls`` calls."""
+
+    def __init__(self, polls=0):
+        self.polls = polls
+
+    def result(self):
+        return None
+
+    def done(self):
+        self.polls -= 1
+        return self.polls < 0
+
+
+@pytest.mark.parametrize("pending", [0, 1, 3, 100])
+def test_step_while_drawing_equals_the_gradient_whenever_the_draws_finish(rng, pending):
+    """Chunks stepped before the whole batch is drawn (two passes) and after it (one pass)."""
+    target = tl.make_target("giant_step_teacher")
+    X, _ = tl.sample_batch(300, 9, target, rng)
+    W0, a0 = tl.gaussian_init(9, 14, rng)
+    chunk = 64
+    drawn = [_Drawn() for _ in range(0, 300, chunk)]
+    drawn[-1] = _Drawn(pending)
+    y, A, B, offset, grad, loss = fast_gs._step_while_drawing(X, drawn, target, W0, a0, chunk)
+    A_ref, B_ref = tl.linear_fit(X, target(X))
+    grad_ref, loss_ref = tl.batch_gradient(X, target(X), W0, a0, chunk=chunk,
+                                           offset=A_ref + X @ B_ref)
+    assert A == A_ref
+    np.testing.assert_array_equal(B, B_ref)
+    np.testing.assert_allclose(grad, grad_ref, rtol=1e-13, atol=1e-15)
+    assert loss == pytest.approx(loss_ref, rel=1e-14)
+
+
 def test_one_step_beats_random_features_when_the_step_is_giant():
     res = gs.one_step_vs_random_features(64, 128, tl.make_target("x1+he2(x1)/2"), n_step=256,
                                          n_ridge=1024, n_test=2000, c=2.0, lam=0.1,

@@ -16,7 +16,9 @@ Dandi et al., arXiv:2305.18270, official ``single_step`` notebook [code]; notebo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -36,40 +38,54 @@ def _later_draws(n_fresh: int, n_test: int, d: int, target: Target, rng: np.rand
     return fresh, sample_batch(n_test, d, target, rng)
 
 
-def _step_while_drawing(X: np.ndarray, drawn: list[Future[np.ndarray]], target: Target,
+def _step_while_drawing(X: np.ndarray, drawn: Sequence[Future[Any]], target: Target,
                         W0: np.ndarray, a0: np.ndarray, chunk: int
                         ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray, float]:
     """The protocol's ReLU gradient at W0 on a batch X that another thread is still drawing.
 
     ``drawn[k]`` is the future of the standard-normal fill of the k-th row chunk of X (chunks
-    of ``chunk`` rows). Gives the numbers of ``y = target(X)``, ``A, B = linear_fit(X, y)`` and
-    ``batch_gradient(X, y, W0, a0, "relu", chunk, offset=A + X @ B)``, but the first product
-    X W0^T of each chunk starts as soon as that chunk is drawn, so the serial random-number
-    generation overlaps the matrix products. The gradient needs the offset A + x.B, known
-    only once the whole batch is drawn; the first pass therefore keeps, per sample,
-    sigma'(W0 x) as a boolean mask (n p bytes) and f(x) (n floats), and a second pass forms
-    sigma'(W0 x) r and the product with X. Returns ``(y, A, B, offset, grad, loss)``.
+    of ``chunk`` rows, filled in order). Gives the numbers of ``y = target(X)``,
+    ``A, B = linear_fit(X, y)`` and ``batch_gradient(X, y, W0, a0, "relu", chunk,
+    offset=A + X @ B)``, but the first product X W0^T of each chunk starts as soon as that
+    chunk is drawn, so the serial random-number generation overlaps the matrix products.
+    The gradient needs the offset A + x.B, known only once the whole batch is drawn: the chunks
+    stepped before that keep sigma'(W0 x) as a boolean mask (p bytes a sample) and f(x), and
+    get their second product once the offset is known; the later chunks are stepped in one
+    pass. The sums run over the chunks in order either way, so the numbers do not depend on
+    when the draws finish. Returns ``(y, A, B, offset, grad, loss)``.
     """
     n, p = X.shape[0], W0.shape[0]
     a_scaled = a0 / np.sqrt(p)
-    mask = np.empty((n, p), dtype=bool)            # sigma'(W0 x) = 1{<w_i, x> > 0}
+    slices = list(_chunks(n, chunk))
     f0 = np.empty(n)                               # f(x; W0, a0)
     buf = np.empty((min(chunk, n), p))
-    for s, fill in zip(_chunks(n, chunk), drawn):
-        fill.result()
+    early: list[np.ndarray] = []                   # sigma'(W0 x) = 1{<w_i, x> > 0}, per chunk
+    while len(early) < len(slices) and not drawn[-1].done():
+        s = slices[len(early)]
+        drawn[len(early)].result()
         Z = np.matmul(X[s], W0.T, out=buf[:s.stop - s.start])
-        np.greater(Z, 0.0, out=mask[s])
+        early.append(Z > 0.0)
         f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
+    for fill in drawn:
+        fill.result()
     y = target(X)
     A, B = float(np.mean(y)), X.T @ y / n          # linear_fit, without re-validating X
     offset = A + X @ B
     acc = np.zeros_like(W0)
     loss = 0.0
+    mask = np.empty((min(chunk, n), p), dtype=bool)
     with np.errstate(over="ignore", invalid="ignore"):
-        for s in _chunks(n, chunk):
+        for k, s in enumerate(slices):
+            rows = s.stop - s.start
+            if k < len(early):
+                m = early[k]
+            else:
+                Z = np.matmul(X[s], W0.T, out=buf[:rows])
+                m = np.greater(Z, 0.0, out=mask[:rows])
+                f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
             r = y[s] - f0[s]
             r -= offset[s]
-            M = np.multiply(mask[s], r[:, None], out=buf[:s.stop - s.start])
+            M = np.multiply(m, r[:, None], out=buf[:rows])
             acc += M.T @ X[s]
             loss += float(r @ r)
     grad = acc

@@ -64,7 +64,6 @@ from theory.fitting import log_linear_fit
 from theory.symbolic import deep_linear as sdl
 
 SEED = config.SEED
-NOTEBOOK = "01_law_of_parsimony"
 # Sections 2-5: d = 20, r = 2, L = 3, eps = 0.3, eta = 0.02, T = 4000
 BLOCK = dict(d=20, r=2, L=3, eps=0.3, lr=0.02, steps=4000, log_every=200, s=(3.0, 1.5))
 # The authors' spectrum figure: d = 30, rank-3 Gaussian target, eps = 1, eta = 1/900, 50 steps
@@ -114,7 +113,8 @@ SELECTED = config.parts(PART, ("equivalence", "completion", "narrow", "width", "
 rng = np.random.default_rng(SEED)
 plotting.use_style()
 sp.init_printing(use_latex="mathjax")
-ledger = Ledger("Law of parsimony (Yaras et al., arXiv:2306.01154)", seed=SEED)
+ledger = Ledger("Law of parsimony (Yaras et al., arXiv:2306.01154)", seed=SEED,
+                notebook="01_law_of_parsimony")
 t_start = time.perf_counter()
 
 
@@ -300,7 +300,7 @@ axes[0].plot([], [], color="0.6", label=f"middle {SPECTRUM['d'] - 2 * SPECTRUM['
 axes[0].plot([], [], color="C0", label=f"bottom {SPECTRUM['r']}")
 axes[0].legend()
 fig.suptitle(r"authors' spectrum setting: $d=30$, $r=3$, $L=3$, $\varepsilon=1$, $\eta=1/900$")
-plotting.savefig(fig, NOTEBOOK, "singular_values")
+plotting.savefig(fig, ledger.notebook, "singular_values")
 plt.show()
 
 # %% [markdown]
@@ -343,7 +343,7 @@ ax2.set(xlabel="GD step", ylabel=r"$\sin\theta_{\max}$(middle, $V_{l,2}$)",
         title="the complement does not move", ylim=(1e-17, 1e-3))
 ax1.legend(ncol=2)
 ax2.legend()
-plotting.savefig(fig, NOTEBOOK, "principal_angles")
+plotting.savefig(fig, ledger.notebook, "principal_angles")
 plt.show()
 
 # %% [markdown]
@@ -407,7 +407,7 @@ ax.semilogy(steps_all, cn.complement_loss(rho, L, d - 2 * r), color="C2", lw=1,
             label=r"complement $\frac{m}{2}\rho^{2L}$")
 ax.set(xlabel="GD step", ylabel="loss", title=r"C1 setting: full vs compressed ($\varepsilon=0.3$)")
 ax.legend()
-plotting.savefig(fig, NOTEBOOK, "loss_full_vs_compressed")
+plotting.savefig(fig, ledger.notebook, "loss_full_vs_compressed")
 plt.show()
 
 # %% [markdown]
@@ -715,7 +715,7 @@ for j, (name, v) in enumerate(inits.items()):
                  label=f"linear, {name} init, $L=8$")
 ax2.set(xlabel="layer $l$", title=r"ReLU and non-orthogonal inits ($\varepsilon=0.5$)")
 ax2.legend(fontsize="small")
-plotting.savefig(fig, NOTEBOOK, "feature_separation")
+plotting.savefig(fig, ledger.notebook, "feature_separation")
 plt.show()
 
 # %% [markdown]
@@ -849,11 +849,22 @@ except ValueError as err:
 # Quick mode runs reduced versions; `THEORY_FULL=1` runs the authors' sizes. Equivalence,
 # fully observed (official code, `fig_equiv_traj_L2`): $d = 1000$, $r = 10$, $L = 3$,
 # $\varepsilon = 10^{-3}$, $\eta = 10^{-3}$ for the sum loss, until $\ell < 10^{-10}$: about 20 000
-# steps, i.e. roughly an hour for the full network on one core at ~0.16 s per step, against
-# about a second for the compressed one. Matrix completion (official code, `fig_equiv_traj_mc`):
-# $d = 1000$, $r = 5$, 20 % observed, the compressed network with frozen or trainable outer
-# factors, trained on the observed entries only. Wall times depend on the machine and the load;
-# iteration counts do not.
+# steps, i.e. about 26 minutes for the full network with two BLAS threads on a quiet two-core
+# machine (~77 ms per step; ~0.16 s with one thread), against about a second for the compressed
+# one. The full network cannot stop early: its end-to-end matrix stays at a relative size of
+# $10^{-10}$–$10^{-8}$ until step ~18 000 and learns in the last ~2 000 steps. Matrix completion
+# (official code, `fig_equiv_traj_mc`): $d = 1000$, $r = 5$, 20 % observed, the compressed network
+# with frozen or trainable outer factors, trained on the observed entries only. Wall times
+# depend on the machine and the load; iteration counts do not.
+#
+# **Full mode in pieces.** Together with the width sweep and the ReLU panels this is hours of
+# work on two cores, so full mode runs in pieces (each meant to fit half an hour): `PART` in the
+# `parameters` cell names one heavy section (`"equivalence"`, `"completion"`, `"narrow"`,
+# `"width"`, `"relu"`), which runs beside the cheap sections; `"all"` (the default) runs
+# everything. `python -m theory sweep --full --grid PART=...` runs the pieces and
+# `python -m theory record` merges their ledgers into `results/full/claims.json`, refusing a
+# claim that differs between pieces (`docs/sweeps.md`). The full-mode verdicts and numbers of
+# C3c, C3d and C8 are in that record and in `results/README.md`.
 #
 # **Equivalence, fully observed.** The compressed network needs no knowledge of the full
 # trajectory: the frame costs a rank-$r$ SVD of $\Phi$ (top $r$ only, `scipy.sparse.linalg.svds`), $O^\top U_\Phi$, one
@@ -937,12 +948,13 @@ if "equivalence" in SELECTED:    # a piece of full mode (PART)
 # $d = 1000$ costs $10$–$30$ ms per step here, $10^4$–$10^5$ steps). At this size the plateau
 # before learning starts is long: the depth-3 plateau time $\varepsilon^{-1}/\phi$ with
 # $\phi\approx p\,\sigma_1(\Phi)\approx 0.2\cdot 63$ (what the masked gradient sees) is about
-# $1.6\cdot10^4$ steps of $\eta = 5\cdot10^{-3}$ **[ours]**. The two compressed networks at the
-# authors' size (default seed, run separately while writing this version) both left the plateau
-# after about $1.8\cdot10^4$ steps; the trainable one ($\gamma = 0.01$) converged at step 19 145
-# with test error $7\cdot10^{-9}$, the frozen one stalled at test error $4.9\cdot10^{-4}$ (train
-# $1.1\cdot10^{-4}$) from step $2.4\cdot10^4$ to the cap: C8's ratio $1.5\cdot10^{-5}$. The narrow
-# network of full mode has not been executed for this version.
+# $1.6\cdot10^4$ steps of $\eta = 5\cdot10^{-3}$ **[ours]**. At the authors' size (default seed,
+# the `completion` piece of full mode) both compressed networks leave the plateau after about
+# $1.8\cdot10^4$ steps; the trainable one ($\gamma = 0.01$) converges at step 19 145 with test
+# error $7\cdot10^{-9}$, the frozen one stalls at test error $4.9\cdot10^{-4}$ (train
+# $1.1\cdot10^{-4}$) from step $2.4\cdot10^4$ to the cap: C8's ratio $1.5\cdot10^{-5}$ (the
+# record, `results/full/claims.json`, holds the verdict). The narrow network is the `narrow`
+# piece.
 
 # %%
 rng_mc = np.random.default_rng(SEED + 5)
@@ -1006,9 +1018,9 @@ if "completion" in SELECTED:    # a piece of full mode (PART)
 # $\gamma = 0.01$ network needs about 4 times the full network's iterations (the authors report
 # about the same count at $d = 1000$), and the narrow width-$2r$ network needs fewer iterations than
 # the compressed one, the opposite of the authors' compressed-vs-narrow figure. Neither is
-# asserted: at the authors' size the full network costs about a second per step and is not run
-# even in full mode, and the full-mode narrow runs (one trial) are printed above for the reader
-# to compare. At $d = 40$ the compressed network is not faster in wall time either: the per-step
+# asserted: at the authors' size the full masked network costs about a second per step and is
+# not run even in full mode, and the full-mode narrow run (one trial, the `narrow` piece) is
+# printed above for the reader to compare. At $d = 40$ the compressed network is not faster in wall time either: the per-step
 # cost is interpreter overhead, not arithmetic.
 
 # %% [markdown]
@@ -1054,9 +1066,10 @@ if "completion" in SELECTED:    # a piece of full mode (PART)
 #
 # **Left out.** The full-network matrix-completion run at $d = 1000$ (about a second per step,
 # $10^4$–$10^5$ steps), the authors' five trials of every sweep (we run one or two), and
-# Adam/RMSProp at the authors' step sizes (only a negative control here). The full-mode runs at
-# $d = 1000$ were written for the authors' sizes; only the two compressed matrix-completion runs
-# were executed (section 11). Quick mode checks every claim at reduced size.
+# Adam/RMSProp at the authors' step sizes (only a negative control here). Full mode runs the
+# authors' sizes in pieces (section 11); which pieces have been run, with their verdicts and
+# wall times, is recorded in `results/full/claims.json` and `results/README.md`. Quick mode
+# checks every claim at reduced size.
 
 # %% [markdown]
 # ## Try it yourself
@@ -1100,5 +1113,5 @@ print(ledger.table())
 print(f"notebook wall time {time.perf_counter() - t_start:.1f} s ({config.mode()} mode)")
 
 # %%
-ledger.publish(NOTEBOOK)
+ledger.publish()
 ledger.assert_all()

@@ -152,6 +152,7 @@ def merge_into(record: dict, runs: Sequence[dict]) -> dict:
     sources.append({"notebooks": [name],
                     "pieces": [{"params": r["params"], "status": r["status"],
                                 "seconds": r.get("seconds"),
+                                "notebook_sha256": r.get("notebook_sha256"),
                                 "provenance": r.get("provenance", {})} for r in runs]})
     out["sources"] = sources
     return out

@@ -420,7 +420,7 @@ def _book_command(args: argparse.Namespace) -> int:
 def _record_command(args: argparse.Namespace) -> int:
     """``python -m theory record``: merge full-mode pieces into the record (exit 2 on a
     conflict between pieces or bad input, 1 when a piece did not finish, else 0)."""
-    from . import record as rec
+    from . import full_record as rec
 
     into = args.into or config.repo_root() / "results" / "full" / "claims.json"
     try:

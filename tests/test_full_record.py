@@ -1,4 +1,4 @@
-"""Merging a notebook's full-mode pieces into the paper-scale record (theory/record.py)."""
+"""Merging a notebook's full-mode pieces into the paper-scale record (theory/full_record.py)."""
 
 import json
 import subprocess
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory import record as rec
+from theory import full_record as rec
 from theory.claims import summary_counts
 
 

@@ -266,3 +266,23 @@ def test_markdown_table_aligns_and_escapes():
         tables.markdown_table(["x"], [["1", "2"]])
     with pytest.raises(ValueError, match="align"):
         tables.markdown_table(["x"], [["1"]], align="q")
+
+
+# ------------------------------------------------------------------ batching, progress -------
+
+@pytest.mark.parametrize("n, chunk", [(0, 3), (7, 3), (9, 3), (5, 10)])
+def test_row_chunks_tile_the_rows_in_order(n, chunk):
+    from theory.linalg import row_chunks
+
+    slices = list(row_chunks(n, chunk))
+    covered = [i for s in slices for i in range(s.start, s.stop)]
+    assert covered == list(range(n))
+    assert all(0 < s.stop - s.start <= chunk for s in slices)
+    with pytest.raises(ValueError, match="chunk"):
+        list(row_chunks(n, 0))
+
+
+def test_counter_is_off_when_disabled():
+    from theory.progress import counter
+
+    assert counter(5, desc="x", unit="y", enable=False) is None

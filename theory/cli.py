@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config, provenance
+from .progress import counter
 from .claims import Claim, format_value, headline, load_claims, summary_counts, write_json_atomic
 from .tables import markdown_table, text_table
 
@@ -147,14 +148,6 @@ def _run_one(path: Path, out: Path, timeout: int, kernels: set | None = None) ->
     return run
 
 
-def _progress(total: int) -> Any:
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="notebooks", unit="nb", file=sys.stderr)
-
-
 def verify(notebooks: list[Path], out: Path, *, full: bool = False, jobs: int = 1,
            timeout: int = 1800) -> list[NotebookRun]:
     """Execute ``notebooks`` into ``out`` (overview last) and return their runs."""
@@ -163,7 +156,7 @@ def verify(notebooks: list[Path], out: Path, *, full: bool = False, jobs: int = 
     overview = [p for p in notebooks if p.name.startswith(OVERVIEW_PREFIX)]
     runs: dict[str, NotebookRun] = {}
     kernels: set = set()
-    bar = _progress(len(notebooks))
+    bar = counter(len(notebooks), desc="notebooks", unit="nb")
     with _environment(THEORY_BUILD_DIR=str(out.resolve()), THEORY_FULL="1" if full else "0"):
         def record(run: NotebookRun) -> None:
             runs[run.name] = run

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_choice, as_float, as_int
+from ._validate import as_choice, as_float, as_generator, as_int
 from .errors import DivergenceError, check_loss
 from .fast import giant_step as _fast
-from .two_layer import (DEFAULT_CHUNK, ActivationLike, Target, _check_rng, batch_gradient,
+from .two_layer import (DEFAULT_CHUNK, ActivationLike, Target, batch_gradient,
                         gaussian_init, giant_steps, learning_rate, linear_fit, make_target,
                         mean_squared_error, ridge_readout, sample_batch, symmetric_init)
 
@@ -56,7 +56,7 @@ def one_step_vs_random_features(d: int, p: int, target: Target, *, n_step: int, 
     The linear error is that of the empirical best linear predictor (mean + x.B fitted on the
     ridge batch) on the test set. Symmetrised init, lr = c p d^((l-1)/2).
     """
-    rng = _check_rng(rng)
+    rng = as_generator("rng", rng)
     W0, a = symmetric_init(d, p, rng)
     lr = learning_rate(c, p, d, leap)
     W1 = giant_steps(W0, a, target, n=n_step, lr=lr, steps=steps, rng=rng,
@@ -160,7 +160,7 @@ def single_step_protocol(d: int, p: int, n: int, rng: np.random.Generator, *,
     d = as_int("d", d, minimum=2)
     p = as_int("p", p, minimum=1)
     n = as_int("n", n, minimum=1)
-    rng = _check_rng(rng)
+    rng = as_generator("rng", rng)
     lam = as_float("lam", lam, minimum=0.0, strict_minimum=True)
     lr_scale = as_float("lr_scale", lr_scale, minimum=0.0, strict_minimum=True)
     n_test = as_int("n_test", n_test, minimum=1)

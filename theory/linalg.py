@@ -18,12 +18,15 @@ Conventions
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._validate import as_choice, as_float, as_int, as_matrix_stack
 
 __all__ = [
+    "row_chunks",
     "singular_values",
     "principal_angles",
     "subspace_distance",
@@ -143,3 +146,12 @@ def top_subspace(W: ArrayLike, k: int, side: str = "left") -> np.ndarray:
     if side == "left":
         return U[..., :, :k]
     return np.swapaxes(Vh[..., :k, :], -1, -2)
+
+
+def row_chunks(n: int, chunk: int) -> Iterator[slice]:
+    """Slices ``[0, chunk), [chunk, 2 chunk), ...`` covering ``range(n)``: the row blocks in
+    which a batch too large for memory is processed."""
+    n = as_int("n", n, minimum=0)
+    chunk = as_int("chunk", chunk, minimum=1)
+    for start in range(0, n, chunk):
+        yield slice(start, min(start + chunk, n))

@@ -6,12 +6,13 @@ Notebooks show bars in cells marked ``# NBVAL_IGNORE_OUTPUT``; library code take
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["progress"]
+__all__ = ["progress", "counter"]
 
 
 def progress(iterable: Iterable[T], *, enable: bool = True, **kwargs: Any) -> Iterable[T]:
@@ -24,3 +25,15 @@ def progress(iterable: Iterable[T], *, enable: bool = True, **kwargs: Any) -> It
         return iterable
     kwargs.setdefault("mininterval", 0.5)
     return tqdm(iterable, **kwargs)
+
+
+def counter(total: int, *, desc: str, unit: str, enable: bool = True) -> Any:
+    """A tqdm bar on stderr counting ``total`` items that finish out of order (call
+    ``.update(1)`` per item), or None when not ``enable`` or tqdm is unavailable."""
+    if not enable:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, mininterval=0.5)

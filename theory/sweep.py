@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config, provenance
+from .progress import counter
 from .claims import format_value, write_json_atomic
 from .tables import markdown_table, text_table
 
@@ -298,16 +299,6 @@ def _finished(spec: dict) -> dict | None:
     return record
 
 
-def _progress(total: int, enable: bool) -> Any:
-    if not enable:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc="runs", unit="run", file=sys.stderr, mininterval=0.5)
-
-
 def _client(scheduler: str | None, workers: int) -> tuple[Any, Any]:
     """A dask client: to ``scheduler`` when given, else to a new LocalCluster of ``workers``
     single-threaded worker processes. Returns ``(client, cluster or None)``."""
@@ -442,7 +433,7 @@ def run_sweep(notebooks: Sequence[Path], out: str | os.PathLike, *, seeds: int =
         from dask.distributed import as_completed
 
         client, cluster = _client(scheduler, workers)
-        bar = _progress(len(todo), progress)
+        bar = counter(len(todo), desc="runs", unit="run", enable=progress)
         futures = {}
         try:
             cluster_info["workers"] = len(client.scheduler_info()["workers"])

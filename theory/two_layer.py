@@ -26,7 +26,7 @@ and their Hermite coefficients are the shared ones of :mod:`theory.activations`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -34,11 +34,11 @@ import numpy as np
 import scipy.linalg
 from numpy.typing import ArrayLike
 
-from ._validate import as_choice, as_float, as_float_array, as_int
+from ._validate import as_choice, as_float, as_float_array, as_generator, as_int
 from .activations import Activation, get_activation
 from .errors import DivergenceError, check_loss
 from .fast.ridge import gram_core
-from .linalg import principal_angles, top_subspace
+from .linalg import principal_angles, row_chunks, top_subspace
 from .progress import progress as _progress
 
 __all__ = [
@@ -117,12 +117,6 @@ def make_target(name: str) -> Target:
 # Initialisation, learning rate, data
 # ---------------------------------------------------------------------------------------------
 
-def _check_rng(rng: object) -> np.random.Generator:
-    if not isinstance(rng, np.random.Generator):
-        raise ValueError("rng must be a numpy.random.Generator")
-    return rng
-
-
 def symmetric_init(d: int, p: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Symmetrised initialisation: p/2 rows uniform on S^{d-1}, each duplicated, a = +-1/sqrt p.
 
@@ -134,7 +128,7 @@ def symmetric_init(d: int, p: int, rng: np.random.Generator) -> tuple[np.ndarray
     p = as_int("p", p, minimum=2)
     if p % 2:
         raise ValueError(f"p must be even for the symmetrised initialisation, got {p}")
-    rng = _check_rng(rng)
+    rng = as_generator("rng", rng)
     half = rng.standard_normal((p // 2, d))
     half /= np.linalg.norm(half, axis=1, keepdims=True)
     signs = rng.choice([-1.0, 1.0], size=p // 2)
@@ -147,7 +141,7 @@ def gaussian_init(d: int, p: int, rng: np.random.Generator) -> tuple[np.ndarray,
     """The official notebooks' init [code]: W0 = N(0,1)/sqrt d entries, a = N(0,1)/sqrt p."""
     d = as_int("d", d, minimum=1)
     p = as_int("p", p, minimum=1)
-    rng = _check_rng(rng)
+    rng = as_generator("rng", rng)
     W0 = rng.standard_normal((p, d)) / np.sqrt(d)
     a = rng.standard_normal(p) / np.sqrt(p)
     return W0, a
@@ -172,17 +166,12 @@ def sample_batch(n: int, d: int, target: Target, rng: np.random.Generator,
     if target.rank > d:
         raise ValueError(f"d must be >= the target rank {target.rank}, got {d}")
     noise = as_float("noise", noise, minimum=0.0)
-    rng = _check_rng(rng)
+    rng = as_generator("rng", rng)
     X = rng.standard_normal((n, d))
     y = target(X)
     if noise > 0:
         y = y + noise * rng.standard_normal(n)
     return X, y
-
-
-def _chunks(n: int, chunk: int) -> Iterator[slice]:
-    for start in range(0, n, chunk):
-        yield slice(start, min(start + chunk, n))
 
 
 def _check_network(W: ArrayLike, a: ArrayLike, d: int | None = None, *,
@@ -235,7 +224,7 @@ def _output_core(X: np.ndarray, W: np.ndarray, a: np.ndarray, act: Activation,
     a_scaled = a / np.sqrt(W.shape[0])
     out = np.empty(X.shape[0])
     buf = np.empty((min(chunk, X.shape[0]), W.shape[0]))
-    for s in _chunks(X.shape[0], chunk):
+    for s in row_chunks(X.shape[0], chunk):
         Z = np.matmul(X[s], W.T, out=buf[:s.stop - s.start])
         out[s] = _apply(act, Z) @ a_scaled
     return out
@@ -276,7 +265,7 @@ def _gradient_core(X: np.ndarray, y: np.ndarray, W: np.ndarray, a: np.ndarray, a
     a_scaled = a / np.sqrt(p)
     acc = np.zeros_like(W)              # sum_nu sigma'(W x_nu) r_nu x_nu^T, rows scaled at the end
     loss = 0.0
-    for s in _chunks(n, chunk):
+    for s in row_chunks(n, chunk):
         Z = X[s] @ W.T
         H = act.fn(Z)
         r = y[s] - H @ a_scaled
@@ -306,7 +295,7 @@ def giant_steps(W0: ArrayLike, a: ArrayLike, target: Target, *, n: int, lr: floa
     n = as_int("n", n, minimum=1)
     lr = as_float("lr", lr, minimum=0.0, strict_minimum=True)
     steps = as_int("steps", steps, minimum=1)
-    rng = _check_rng(rng)
+    rng = as_generator("rng", rng)
     d = W0.shape[1]
     if target.rank > d:
         raise ValueError(f"W0 must have at least {target.rank} columns (the target rank)")
@@ -393,7 +382,7 @@ def _ridge_core(X: np.ndarray, y: np.ndarray, W: np.ndarray, lam: float, act: Ac
         G, rhs = gram_core(X, y, W, partial(_apply, act), chunk)
     else:
         G, rhs = np.zeros((p, p)), np.zeros(p)
-        for s in _chunks(n, chunk):
+        for s in row_chunks(n, chunk):
             Phi = act.fn(X[s] @ W.T)
             G += Phi.T @ Phi
             rhs += Phi.T @ y[s]

@@ -24,7 +24,8 @@ import numpy as np
 
 from ..activations import ACTIVATIONS
 from ..errors import DivergenceError, check_loss
-from ..two_layer import (Target, _chunks, _output_core, _ridge_core, gaussian_init, make_target,
+from ..linalg import row_chunks
+from ..two_layer import (Target, _output_core, _ridge_core, gaussian_init, make_target,
                          sample_batch)
 
 __all__: list[str] = []      # called by theory.giant_step.single_step_protocol on validated input
@@ -56,7 +57,7 @@ def _step_while_drawing(X: np.ndarray, drawn: Sequence[Future[Any]], target: Tar
     """
     n, p = X.shape[0], W0.shape[0]
     a_scaled = a0 / np.sqrt(p)
-    slices = list(_chunks(n, chunk))
+    slices = list(row_chunks(n, chunk))
     f0 = np.empty(n)                               # f(x; W0, a0)
     buf = np.empty((min(chunk, n), p))
     early: list[np.ndarray] = []                   # sigma'(W0 x) = 1{<w_i, x> > 0}, per chunk
@@ -106,7 +107,7 @@ def single_step_errors(d: int, p: int, n: int, rng: np.random.Generator, lam: fl
     relu = ACTIVATIONS["relu"]
     with ThreadPoolExecutor(max_workers=1) as worker:
         X = np.empty((n, d))
-        drawn = [worker.submit(rng.standard_normal, out=X[s]) for s in _chunks(n, chunk)]
+        drawn = [worker.submit(rng.standard_normal, out=X[s]) for s in row_chunks(n, chunk)]
         later = worker.submit(_later_draws, n if readout == "fresh" else 0, n_test, d, target,
                               rng)
         y, A, B, offset, grad, loss = _step_while_drawing(X, drawn, target, W0, a0, chunk)

@@ -14,19 +14,15 @@ round-off (``tests/test_two_layer.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 from scipy.linalg.blas import dgemm, dgemv, dsyrk
 
 from .._validate import as_float_array, as_int
+from ..linalg import row_chunks
 
 __all__ = ["streamed_gram"]
-
-
-def _chunks(n: int, chunk: int) -> Iterator[slice]:
-    for start in range(0, n, chunk):
-        yield slice(start, min(start + chunk, n))
 
 
 def streamed_gram(X: np.ndarray, y: np.ndarray, W: np.ndarray,
@@ -64,7 +60,7 @@ def gram_core(X: np.ndarray, y: np.ndarray, W: np.ndarray,
     rhs = np.zeros(p)
     WT = W.T                                     # (d, p), Fortran-ordered view: no copy
     buf = np.empty((min(chunk, n), p), order="F")
-    for s in _chunks(n, chunk):
+    for s in row_chunks(n, chunk):
         rows = s.stop - s.start
         out = buf if rows == buf.shape[0] else None  # a short last chunk gets its own array
         # X[s].T is a Fortran-ordered (d, rows) view: Phi = X[s] W^T with no copy.

@@ -8,6 +8,7 @@ import sympy as sp
 from conftest import assert_gradient_matches
 from scipy.integrate import quad
 from scipy.special import eval_hermitenorm
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from theory import giant_step as gs
 from theory import two_layer as tl
@@ -172,6 +173,57 @@ def test_step_while_drawing_equals_the_gradient_whenever_the_draws_finish(rng, p
     np.testing.assert_array_equal(B, B_ref)
     np.testing.assert_allclose(grad, grad_ref, rtol=1e-13, atol=1e-15)
     assert loss == pytest.approx(loss_ref, rel=1e-14)
+
+
+class _Pending:
+    """A future that says it is running until ``finish()`` is called."""
+
+    def __init__(self):
+        self.finished = False
+
+    def finish(self):
+        self.finished = True
+
+    def done(self):
+        return self.finished
+
+
+def _blas_threads():
+    return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
+            if lib["user_api"] == "blas"}
+
+
+def test_one_blas_thread_while_the_worker_draws_then_the_callers_count():
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        pending = _Pending()
+        with fast_gs._OneBlasThreadWhile(pending) as throttle:
+            assert set(_blas_threads().values()) == {1}
+            throttle.poll()                          # still drawing: still one thread
+            assert set(_blas_threads().values()) == {1}
+            pending.finish()
+            throttle.poll()
+            assert _blas_threads() == before
+        assert _blas_threads() == before
+        with fast_gs._OneBlasThreadWhile(_Pending()):   # left early (an error): restored
+            pass
+        assert _blas_threads() == before
+
+
+def test_streamed_test_errors_equal_the_whole_test_set(rng):
+    """Chunked draws into one buffer: the same test set and the same means as sample_batch."""
+    target = tl.make_target("giant_step_teacher")
+    d, p, n_test = 9, 14, 300
+    readouts = [(rng.standard_normal((p, d)), rng.standard_normal(p)) for _ in range(2)]
+    A, B = 0.3, rng.standard_normal(d)
+    got = fast_gs._streamed_test_errors(n_test, d, target, np.random.default_rng(4), A, B,
+                                        readouts, chunk=64)
+    Xt, yt = tl.sample_batch(n_test, d, target, np.random.default_rng(4))
+    lin = A + Xt @ B
+    want = [tl.mean_squared_error(Xt, yt, W, a, offset=lin) for W, a in readouts]
+    want.append(float(np.mean((yt - lin) ** 2)))
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    assert got[0] != got[1]                      # the two readouts are told apart
 
 
 def test_one_step_beats_random_features_when_the_step_is_giant():

@@ -1,14 +1,19 @@
 """Fast path of :func:`theory.giant_step.single_step_protocol` (its plain version is
 ``theory.giant_step._single_step_plain``).
 
-The same draws and the same numbers to round-off (``tests/test_two_layer.py``), faster in two
-ways:
+The same draws and the same numbers to round-off (``tests/test_two_layer.py``), faster in
+three ways:
 
-* every random draw after W0 runs in one worker thread, in the serial order (step batch chunk
-  by chunk, then a fresh batch if any, then the test set), while the main thread computes:
-  numpy's Generator releases the GIL while it fills an array and only the worker touches the
-  Generator, so the numbers are exactly those of a serial run. The first product X W0^T of
-  each row chunk starts as soon as that chunk is drawn (:func:`_step_while_drawing`);
+* the draws of the step batch (and of the fresh ridge batch, if any) run in one worker thread,
+  in the serial order, while the main thread computes: numpy's Generator releases the GIL while
+  it fills an array and only the worker touches the Generator, so the numbers are exactly those
+  of a serial run. The first product X W0^T of each row chunk starts as soon as that chunk is
+  drawn (:func:`_step_while_drawing`), with BLAS held to one thread while the worker draws
+  (:class:`_OneBlasThreadWhile`): two BLAS threads beside a drawing thread put three busy
+  threads on two cores, and the products then lose more than the draws cost;
+* the test set is drawn chunk by chunk into one buffer once the readouts are known
+  (:func:`_streamed_test_errors`), so its n_test x d inputs never sit in memory at once: fresh
+  memory is slow to touch on some virtual machines (bench/README.md);
 * the ridge Gram matrix is summed by ``dsyrk`` (:func:`theory.fast.ridge.streamed_gram`).
 
 Dandi et al., arXiv:2305.18270, official ``single_step`` notebook [code]; notebook 02, section 7.
@@ -16,31 +21,54 @@ Dandi et al., arXiv:2305.18270, official ``single_step`` notebook [code]; notebo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from ..activations import ACTIVATIONS
 from ..errors import DivergenceError, check_loss
 from ..linalg import row_chunks
-from ..two_layer import (Target, _output_core, _ridge_core, gaussian_init, make_target,
-                         sample_batch)
+from ..two_layer import Target, _ridge_core, gaussian_init, make_target, sample_batch
 
 __all__: list[str] = []      # called by theory.giant_step.single_step_protocol on validated input
 
 
-def _later_draws(n_fresh: int, n_test: int, d: int, target: Target, rng: np.random.Generator
-                 ) -> tuple[tuple[np.ndarray, np.ndarray] | None, tuple[np.ndarray, np.ndarray]]:
-    """The protocol's draws after the step batch, in order: a fresh batch (if ``n_fresh``)
-    and the test set. Returns ``(fresh or None, (X_test, y_test))``."""
-    fresh = sample_batch(n_fresh, d, target, rng) if n_fresh else None
-    return fresh, sample_batch(n_test, d, target, rng)
+class _OneBlasThreadWhile:
+    """BLAS held to one thread while ``pending`` runs (the worker drawing on the other core).
+
+    ``poll()`` lifts the limit as soon as ``pending`` is done; leaving the ``with`` block lifts
+    it in any case. With one BLAS thread already (``threadpoolctl`` limits set by the caller)
+    it changes nothing. OpenBLAS computes each entry of a product in the same order whatever
+    its thread count, so the numbers do not depend on when the limit is lifted.
+    """
+
+    def __init__(self, pending: Future[Any]) -> None:
+        self._pending = pending
+        self._limiter: Any = None
+
+    def __enter__(self) -> _OneBlasThreadWhile:
+        if not self._pending.done():
+            self._limiter = ThreadpoolController().limit(limits=1, user_api="blas")
+        return self
+
+    def poll(self) -> None:
+        """Restore the caller's thread count once the pending work is done."""
+        if self._limiter is not None and self._pending.done():
+            self._limiter.restore_original_limits()
+            self._limiter = None
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._limiter is not None:
+            self._limiter.restore_original_limits()
+            self._limiter = None
 
 
 def _step_while_drawing(X: np.ndarray, drawn: Sequence[Future[Any]], target: Target,
-                        W0: np.ndarray, a0: np.ndarray, chunk: int
+                        W0: np.ndarray, a0: np.ndarray, chunk: int,
+                        poll: Callable[[], None] = lambda: None
                         ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray, float]:
     """The protocol's ReLU gradient at W0 on a batch X that another thread is still drawing.
 
@@ -53,7 +81,8 @@ def _step_while_drawing(X: np.ndarray, drawn: Sequence[Future[Any]], target: Tar
     stepped before that keep sigma'(W0 x) as a boolean mask (p bytes a sample) and f(x), and
     get their second product once the offset is known; the later chunks are stepped in one
     pass. The sums run over the chunks in order either way, so the numbers do not depend on
-    when the draws finish. Returns ``(y, A, B, offset, grad, loss)``.
+    when the draws finish. ``poll()`` is called before each chunk's products (the caller's
+    hook to change the BLAS thread count). Returns ``(y, A, B, offset, grad, loss)``.
     """
     n, p = X.shape[0], W0.shape[0]
     a_scaled = a0 / np.sqrt(p)
@@ -64,6 +93,7 @@ def _step_while_drawing(X: np.ndarray, drawn: Sequence[Future[Any]], target: Tar
     while len(early) < len(slices) and not drawn[-1].done():
         s = slices[len(early)]
         drawn[len(early)].result()
+        poll()
         Z = np.matmul(X[s], W0.T, out=buf[:s.stop - s.start])
         early.append(Z > 0.0)
         f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
@@ -78,6 +108,7 @@ def _step_while_drawing(X: np.ndarray, drawn: Sequence[Future[Any]], target: Tar
     with np.errstate(over="ignore", invalid="ignore"):
         for k, s in enumerate(slices):
             rows = s.stop - s.start
+            poll()
             if k < len(early):
                 m = early[k]
             else:
@@ -94,6 +125,33 @@ def _step_while_drawing(X: np.ndarray, drawn: Sequence[Future[Any]], target: Tar
     return y, A, B, offset, grad, loss / (2.0 * n)
 
 
+def _streamed_test_errors(n_test: int, d: int, target: Target, rng: np.random.Generator,
+                          A: float, B: np.ndarray,
+                          readouts: Sequence[tuple[np.ndarray, np.ndarray]],
+                          chunk: int) -> list[float]:
+    """Test MSE of each readout ``(W, a)`` and, last, of the linear predictor A + x.B.
+
+    The test set is ``sample_batch(n_test, d, target, rng)`` drawn chunk by chunk into one
+    ``(chunk, d)`` buffer (the Generator fills rows in order, so the draws are the same), and
+    each chunk's squared errors are kept, so every mean is that of the whole test set:
+    (1/n_test) sum_nu (y_nu - A - x_nu.B - sigma(W x_nu).a/sqrt p)^2.
+    """
+    squared = np.empty((len(readouts) + 1, n_test))
+    inputs = np.empty((min(chunk, n_test), d))
+    buf = np.empty((min(chunk, n_test), readouts[0][0].shape[0]))
+    scaled = [(W, a / np.sqrt(W.shape[0])) for W, a in readouts]
+    for s in row_chunks(n_test, chunk):
+        rows = s.stop - s.start
+        Xt = rng.standard_normal(out=inputs[:rows])
+        yt = target(Xt)
+        lin = A + Xt @ B
+        squared[-1, s] = (yt - lin) ** 2
+        for k, (W, a_scaled) in enumerate(scaled):
+            Z = np.matmul(Xt, W.T, out=buf[:rows])
+            squared[k, s] = (yt - (lin + np.maximum(Z, 0.0, out=Z) @ a_scaled)) ** 2
+    return [float(np.mean(row)) for row in squared]
+
+
 def single_step_errors(d: int, p: int, n: int, rng: np.random.Generator, lam: float,
                        lr_scale: float, n_test: int, readout: str, random_features: bool,
                        chunk: int) -> tuple[np.ndarray, float, float, float]:
@@ -108,25 +166,22 @@ def single_step_errors(d: int, p: int, n: int, rng: np.random.Generator, lam: fl
     with ThreadPoolExecutor(max_workers=1) as worker:
         X = np.empty((n, d))
         drawn = [worker.submit(rng.standard_normal, out=X[s]) for s in row_chunks(n, chunk)]
-        later = worker.submit(_later_draws, n if readout == "fresh" else 0, n_test, d, target,
-                              rng)
-        y, A, B, offset, grad, loss = _step_while_drawing(X, drawn, target, W0, a0, chunk)
+        fresh = worker.submit(sample_batch, n, d, target, rng) if readout == "fresh" else None
+        with _OneBlasThreadWhile(fresh or drawn[-1]) as throttle:
+            y, A, B, offset, grad, loss = _step_while_drawing(X, drawn, target, W0, a0, chunk,
+                                                              throttle.poll)
         with np.errstate(over="ignore", invalid="ignore"):
             W1 = W0 - lr * grad
         check_loss(1, loss)
         if not np.all(np.isfinite(W1)):
             raise DivergenceError(1, loss, "the weights became non-finite")
-        fresh, (Xt, yt) = later.result()
-    if fresh is not None:
-        del X, y, offset
-        X, y = fresh
-        offset = A + X @ B
-    lin_t = A + Xt @ B
-    errors = []
+        if fresh is not None:
+            del X, y, offset
+            X, y = fresh.result()
+            offset = A + X @ B
     y_pre = y - offset
-    for W in ((W1, W0) if random_features else (W1,)):
-        a_fit = _ridge_core(X, y_pre, W, lam, relu, chunk)
-        pred = lin_t + _output_core(Xt, W, a_fit, relu, chunk)
-        errors.append(float(np.mean((yt - pred) ** 2)))
-    linear = float(np.mean((yt - lin_t) ** 2))
-    return W1, errors[0], errors[1] if random_features else float("nan"), linear
+    readouts = [(W, _ridge_core(X, y_pre, W, lam, relu, chunk))
+                for W in ((W1, W0) if random_features else (W1,))]
+    del X, y, y_pre, offset
+    errors = _streamed_test_errors(n_test, d, target, rng, A, B, readouts, chunk)
+    return W1, errors[0], errors[1] if random_features else float("nan"), errors[-1]

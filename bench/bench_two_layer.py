@@ -139,7 +139,7 @@ def main() -> None:
         print(f"  test MSE         one step {res.one_step:.4f}   linear {res.linear:.4f}")
 
         print("where the time goes (public functions, one phase at a time; the protocol itself "
-              "overlaps both draws with the products):")
+              "overlaps the batch's draws with the products and streams the test set):")
         for name, seconds, flops in phase_times(d, p, n, args.seed, n_test):
             rate_text = f"{flops / seconds / 1e9:7.1f} GFLOP/s" if flops else ""
             print(f"  {name:34s} {seconds:7.2f} s  {rate_text}")

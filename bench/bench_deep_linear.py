@@ -9,8 +9,10 @@ measured in the same run:
     {400, 800, 1000} on every optimizer path the notebooks use (GD, momentum, GD with inputs
     X, GD with a matrix-completion mask), against the bound: the same number of plain d x d
     matrix products (np.matmul into a preallocated output; 6 for X = I or a mask, 8 with X),
-    measured in the same run. Goal: ratio <= 1.15. The authors' JAX code, run on this machine
-    (see bench/README.md), takes 67.9 ms at d = 800 and 134.5 ms at d = 1000 per GD step.
+    timed right before and after each repeat (:func:`paired_step`), so the machine's drifting
+    rate moves the step and its bound alike; the median ratio of 5 repeats and their range are
+    printed. Goal: ratio <= 1.15. The authors' JAX code, run on this machine (see
+    bench/README.md), takes 67.9 ms at d = 800 and 134.5 ms at d = 1000 per GD step.
 (b) the authors' equivalence setting (d = 1000, r = 10, L = 3, eps = 1e-3, eta = 1e-3 on the sum
     loss, until loss < 1e-10): wall time of the compressed network including the construction of
     its frame and of Phi~ (the whitened case trains the 2r x 2r chain on Phi~ alone); goal <= 5 s.
@@ -25,6 +27,8 @@ the BLAS threads (default: all).
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import time
 
 import numpy as np
@@ -35,20 +39,6 @@ from theory import deep_linear as dl
 from theory import matrix_completion as mc
 
 clock = time.perf_counter          # wall time
-
-
-def matmul_seconds(d: int, rng, repeats: int = 5, batch: int = 6) -> float:
-    """Best wall time of one ``d x d`` by ``d x d`` product into a preallocated output."""
-    A, B = rng.standard_normal((2, d, d))
-    C = np.empty((d, d))
-    np.matmul(A, B, out=C)
-    best = np.inf
-    for _ in range(repeats):
-        t0 = clock()
-        for _ in range(batch):
-            np.matmul(A, B, out=C)
-        best = min(best, (clock() - t0) / batch)
-    return float(best)
 
 
 def per_step_seconds(weights0, target, lr: float, short: int, long: int, repeats: int = 3,
@@ -68,6 +58,65 @@ def per_step_seconds(weights0, target, lr: float, short: int, long: int, repeats
     return (best_time(long) - best_time(short)) / (long - short)
 
 
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed memory in the process (``mallopt``: arrays up to 32 MiB from the
+    heap, never trimmed), so that each ``train`` call reuses the pages of the last one.
+
+    Without it, whether a call's buffers (about 100 MB at d = 1000) come back as fresh pages
+    depends on the allocator's state, which alternates from call to call; on a VM whose host
+    backs memory lazily, the page faults of fresh buffers cost 100-200 ms, a fixed cost per
+    call that the difference T(long) - T(short) removes only when both calls pay the same.
+    Returns False (and changes nothing) where glibc is not the C library."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    kept_small = bool(mallopt(M_MMAP_THRESHOLD, 32 << 20))
+    return kept_small and bool(mallopt(M_TRIM_THRESHOLD, (1 << 31) - 1))
+
+
+def paired_step(weights0, target, lr: float, steps: int, products: int, repeats: int = 5,
+                **kwargs) -> tuple[float, float, np.ndarray]:
+    """Per-step wall time of :func:`theory.deep_linear.train` and its ratio to the bound, paired:
+    each repeat times ``products`` plain ``d x d`` products, then ``train`` with 1 step, then
+    with ``1 + steps`` steps, then the products again; the step is (T(1 + steps) - T(1)) /
+    steps (the fixed cost, validation and buffers, cancels; see :func:`keep_freed_memory`)
+    and its ratio is taken to the mean of the two
+    adjacent bounds, so a drift of the machine's rate between repeats moves both alike.
+    Returns the median step, the median bound and the ratios of all repeats."""
+    d = weights0[0].shape[0]
+    A, B = np.random.default_rng(0).standard_normal((2, d, d))
+    C = np.empty((d, d))
+    np.matmul(A, B, out=C)
+
+    def bound() -> float:
+        t0 = clock()
+        for _ in range(products):
+            np.matmul(A, B, out=C)
+        return clock() - t0
+
+    def train(n: int) -> float:
+        t0 = clock()
+        dl.train(weights0, target, lr=lr, steps=n, log_every=10**9, **kwargs)
+        return clock() - t0
+
+    train(1)                                                     # warm-up
+    step_times, bounds, ratios = [], [], []
+    for _ in range(repeats):
+        before = bound()
+        fixed = train(1)
+        total = train(1 + steps)
+        after = bound()
+        step = (total - fixed) / steps
+        step_times.append(step)
+        bounds.append((before + after) / 2)
+        ratios.append(step / bounds[-1])
+    return float(np.median(step_times)), float(np.median(bounds)), np.asarray(ratios)
+
+
 PEER_MS = {800: 67.9, 1000: 134.5}    # authors' JAX code, GD step, on this machine
 
 
@@ -77,10 +126,10 @@ def gaussian_low_rank(d: int, r: int, rng) -> np.ndarray:
 
 
 def bench_full_step(rng) -> None:
-    print("(a) full-network training step, L = 3, wall time; bound = plain d x d matmuls "
-          "measured in the same run")
+    print("(a) full-network training step, L = 3, wall time; bound = plain d x d matmuls timed "
+          "beside each repeat; medians (and range) of the paired ratios over 5 repeats")
     print(f"    {'d':>5} {'path':>10} {'step [ms]':>10} {'bound [ms]':>11} {'ratio':>6} "
-          f"{'peer [ms]':>10}")
+          f"{'(min-max)':>11} {'peer [ms]':>10}")
     for d in (400, 800, 1000):
         Phi = dl.low_rank_target(d, [3.0, 1.5], rng)
         W0 = dl.orthogonal_init(d, 3, 0.3, rng)
@@ -88,14 +137,14 @@ def bench_full_step(rng) -> None:
         mask = mc.observation_mask((d, d), 0.2, rng)
         paths = [("gd", {}, 6), ("momentum", dict(optimizer="momentum"), 6),
                  ("inputs", dict(inputs=X), 8), ("mask", dict(mask=mask), 6)]
-        short, long = (2, 10) if d < 1000 else (2, 7)
+        steps = {400: 20, 800: 8, 1000: 5}[d]
         for name, kwargs, products in paths:
             target = Phi @ X if name == "inputs" else Phi
-            step = per_step_seconds(W0, target, 1e-3, short, long, repeats=3, **kwargs)
-            bound = products * matmul_seconds(d, rng)
+            step, bound, ratios = paired_step(W0, target, 1e-3, steps, products, **kwargs)
             peer = f"{PEER_MS[d]:10.1f}" if name == "gd" and d in PEER_MS else f"{'-':>10}"
+            spread = f"{ratios.min():.2f}-{ratios.max():.2f}"
             print(f"    {d:5d} {name:>10} {1e3 * step:10.1f} {1e3 * bound:11.1f} "
-                  f"{step / bound:6.2f} {peer}")
+                  f"{np.median(ratios):6.2f} {spread:>11} {peer}")
 
 
 def bench_equivalence(rng) -> None:
@@ -184,7 +233,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     with threadpool_limits(limits=args.threads, user_api="blas"):
-        print(f"bench_deep_linear: {args.threads or 'all'} BLAS thread(s), wall time")
+        kept = keep_freed_memory()
+        print(f"bench_deep_linear: {args.threads or 'all'} BLAS thread(s), wall time; freed "
+              f"memory kept in the process: {'yes' if kept else 'no (not glibc)'}")
         bench_full_step(rng)
         bench_equivalence(rng)
         bench_ratio(rng)

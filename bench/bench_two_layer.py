@@ -7,7 +7,7 @@ flop count at the rate of a plain matrix multiply of the chunk shapes (chunk x d
 measured in the same run with the same BLAS thread count; goal ratio <= 1.25, peak <= 2 GiB.
 The protocol runs ``--repeats`` times (default 3), each run right after its own measurement of
 the rate (best of five batches of products); the headline ratio is best wall over best bound,
-the estimator of ``bench_deep_linear.py``, and every run's own ratio is printed beside it.
+and every run's own ratio is printed beside it.
 Nothing is asserted. The phase profile calls the public functions one after the other, so the
 random draws show there as serial time; inside ``single_step_protocol`` the step batch is drawn
 in a worker thread, overlapping the matrix products.

@@ -741,3 +741,41 @@ def test_new_functions_raise_value_error_naming_the_argument(rng, call, match):
 def test_index_arrays_of_the_wrong_kind(bad):
     with pytest.raises(TypeError, match="rows"):
         mc.masked_residual(np.ones((3, 2)), np.ones((2, 3)), bad, [0], [1.0])
+
+
+@pytest.mark.parametrize("momentum", [None, 0.9])
+def test_blocked_threaded_stack_update_is_bit_identical_to_the_plain_one(rng, momentum,
+                                                                          monkeypatch):
+    # the update by blocks on several threads does every element's operations in the plain
+    # order, so it must equal the four whole-stack passes exactly, at any block and thread count
+    W, G, b = (rng.standard_normal((3, 40, 50)) for _ in range(3))
+    lr = 0.037
+    expected_b = b * momentum + G if momentum is not None else None
+    expected_W = W - lr * (expected_b if momentum is not None else G)
+    monkeypatch.setattr(fast_dl, "UPDATE_MIN_PART", 700)
+    for block, threads in [(6000, 1), (1000, 1), (999, 2), (128, 3), (7, 2)]:
+        monkeypatch.setattr(fast_dl, "UPDATE_BLOCK", block)
+        W1, G1, b1 = W.copy(), G.copy(), b.copy()
+        with fast_dl._StackUpdate(W1, G1, b1 if momentum is not None else G1, lr, momentum,
+                                  threads) as update:
+            assert len(update._parts) == threads
+            update.step()
+        np.testing.assert_array_equal(W1, expected_W)
+        if momentum is not None:
+            np.testing.assert_array_equal(b1, expected_b)
+    with pytest.raises(ValueError, match="threads"):
+        fast_dl._StackUpdate(W, G, b, lr, momentum, 0)
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum"])
+def test_fast_path_with_small_blocks_and_threads_equals_the_plain_loop(rng, optimizer,
+                                                                        monkeypatch):
+    monkeypatch.setattr(fast_dl, "UPDATE_BLOCK", 500)
+    monkeypatch.setattr(fast_dl, "UPDATE_MIN_PART", 2000)
+    monkeypatch.setattr(fast_dl, "_update_threads", lambda: 3)
+    Phi, W0 = small_problem(rng, d=70, L=3)
+    kw = dict(lr=0.03, steps=25, log_every=4, optimizer=optimizer)
+    if optimizer == "momentum":
+        kw.update(momentum=0.8)
+    fast = dl.train(W0, Phi, **kw)
+    assert_same_run(fast, dl.train(W0, Phi, fast=False, **kw))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config, provenance
+from .numerics import apply_reference_environment
 from .progress import counter
 from .claims import Claim, format_value, headline, load_claims, summary_counts, write_json_atomic
 from .tables import markdown_table, text_table
@@ -444,6 +445,7 @@ def _record_command(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    apply_reference_environment()        # for the kernels we start: the committed numerics
     if args.command == "record":
         return _record_command(args)
     if args.command in ("site", "slides", "readme"):

@@ -6,6 +6,7 @@ traced to the software and machine settings that produced it.
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -52,6 +53,8 @@ def collect(*, full: bool) -> dict:
         "platform": platform.platform(),
         "packages": {name: _version(name) for name in PACKAGES},
         "blas": _blas(),
+        "numerics": {name: os.environ.get(name) for name in
+                     ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")},
         "git_commit": _git_commit(),
         "default_seed": config.SEED,
     }

@@ -56,16 +56,18 @@ class _OneBlasThreadWhile:
             self._limiter = ThreadpoolController().limit(limits=1, user_api="blas")
         return self
 
-    def poll(self) -> None:
-        """Restore the caller's thread count once the pending work is done."""
-        if self._limiter is not None and self._pending.done():
-            self._limiter.restore_original_limits()
-            self._limiter = None
-
-    def __exit__(self, *exc_info: object) -> None:
+    def _restore(self) -> None:
         if self._limiter is not None:
             self._limiter.restore_original_limits()
             self._limiter = None
+
+    def poll(self) -> None:
+        """Restore the caller's thread count once the pending work is done."""
+        if self._pending.done():
+            self._restore()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._restore()
 
 
 def _step_while_drawing(X: np.ndarray, drawn: Sequence[Future[Any]], target: Target,

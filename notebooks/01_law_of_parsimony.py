@@ -936,16 +936,18 @@ if "equivalence" in SELECTED:    # a piece of full mode (PART)
 # spaces of the observed matrix $M\odot\Phi$, which is what the gradient at init sees) is trained
 # with its outer factors at $\gamma\eta$: frozen ($\gamma = 0$) or trainable ($\gamma = 0.01$). Its
 # masked loss is computed on the observed entries only (`mc.train_observed`: the residual is
-# gathered at the observed $(i, j)$ pairs from row-wise products of the factors, the gradients
-# are sparse-dense products), so a step costs $O(|\Omega|\,2r)$ rather than the $O(d^2\,2r)$ of a
-# dense product; a unit test holds it equal to the dense masked loss to round-off. Quick mode
+# read at the observed $(i, j)$ pairs from the product of the factors, formed a block of rows at
+# a time, and the gradients are sparse-dense products over the observed entries), so no step
+# forms a $d\times d$ residual or touches an unobserved entry (docs/01_law_of_parsimony.md,
+# section 4, has the costs); a unit test holds it equal to the dense masked loss to round-off. Quick mode
 # ($d = 40$, $r = 3$, 35 % observed, $\varepsilon = 10^{-2}$, $\eta = 10^{-2}$) also trains the full
 # network and a narrow network of width $2r$ beside them; full mode runs the authors' $d = 1000$,
 # $r = 5$, 20 % observed, $\varepsilon = 10^{-3}$, $\eta = 5\cdot10^{-3}$ (their step $5\cdot10^3$ on the mean
 # over $d^2$ entries), capped at $4\cdot10^4$ steps (theirs: $1.7\cdot10^5$), with one narrow network
 # of width $2r = 10$ (one point of their compressed-vs-narrow comparison, which sweeps
 # $\hat r\in\{5, 8, \dots, 20\}$ over 5 trials; the rest is left out for time: each run at
-# $d = 1000$ costs $10$–$30$ ms per step here, $10^4$–$10^5$ steps). At this size the plateau
+# $d = 1000$ costs a few ms per step, 2.5 ms for the compressed chain on our bench machines,
+# and $10^4$–$10^5$ steps: 30 runs of hours in all). At this size the plateau
 # before learning starts is long: the depth-3 plateau time $\varepsilon^{-1}/\phi$ with
 # $\phi\approx p\,\sigma_1(\Phi)\approx 0.2\cdot 63$ (what the masked gradient sees) is about
 # $1.6\cdot10^4$ steps of $\eta = 5\cdot10^{-3}$ **[ours]**. At the authors' size (default seed,

@@ -15,6 +15,7 @@ from theory import linalg
 from theory import matrix_completion as mc
 from theory import separation as sep
 from theory import training
+from theory.fast import completion as fast_mc
 from theory.fast import deep_linear as fast_dl
 from theory.optimizers import make_optimizer
 
@@ -605,6 +606,38 @@ def test_masked_residual_equals_the_dense_reference(rng):
     assert np.all(dense[M == 0] == 0)
     # half the squared residual is the masked sum loss of the two-layer network (B, A)
     assert np.isclose(0.5 * gathered @ gathered, dl.loss([B, A], target, mask=M), rtol=1e-13)
+
+
+@pytest.mark.parametrize("block", [1, 7, 20, 10**6])
+def test_blocked_residual_equals_the_gathered_one(rng, block, monkeypatch):
+    # blocks of one row, of a few rows (not dividing d_out), of whole rows, and one block;
+    # row 3 observes nothing, so a block may hold no pair
+    monkeypatch.setattr(fast_mc, "RESIDUAL_BLOCK", block)
+    A, B = rng.standard_normal((11, 4)), rng.standard_normal((4, 6))
+    M = mc.observation_mask((11, 6), 0.5, rng)
+    M[3] = 0
+    rows, cols, vals = mc.observed_entries(rng.standard_normal((11, 6)), M)
+    blocked = fast_mc.BlockedResidual(rows, cols, vals, 11, 6)
+    np.testing.assert_allclose(blocked(A, B), mc.masked_residual(A, B, rows, cols, vals),
+                               rtol=0, atol=1e-14)
+    np.testing.assert_allclose(blocked(2 * A, B), mc.masked_residual(2 * A, B, rows, cols, vals),
+                               rtol=0, atol=1e-14)            # a second call, same buffers
+    with pytest.raises(ValueError, match="sorted by row"):
+        fast_mc.BlockedResidual(rows[::-1], cols[::-1], vals[::-1], 11, 6)
+
+
+@pytest.mark.parametrize("gather", [False, True])
+def test_train_observed_residual_paths_agree(rng, gather, monkeypatch):
+    # the gathering residual (sparse observations) and the blocked one give the same run
+    monkeypatch.setattr(mc, "GATHER_BELOW_DENSITY", 1.1 if gather else 0.0)
+    Phi, M = completion_problem(rng)
+    rows, cols, vals = mc.observed_entries(Phi, M)
+    net = mc.narrow_network(4, 3, 14, 0.3, rng)
+    dense = dl.train(net, Phi, mask=M, lr=0.05, steps=30)
+    run = mc.train_observed(net, rows, cols, vals, lr=0.05, steps=30)
+    np.testing.assert_allclose(run.losses, dense.losses, rtol=1e-12, atol=1e-15)
+    for a, b in zip(run.final, dense.final):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
 
 
 def test_train_observed_equals_dense_masked_training(rng):

@@ -28,6 +28,7 @@ from scipy import sparse
 from . import training
 from ._validate import as_float, as_float_array, as_generator, as_int, as_shape
 from .deep_linear import Trajectory, as_layers, orthogonal_init, trajectory
+from .fast.completion import GATHER_BELOW_DENSITY, BlockedResidual
 from .optimizers import make_optimizer
 
 __all__ = [
@@ -150,10 +151,14 @@ def train_observed(weights0: Sequence[ArrayLike], rows: ArrayLike, cols: ArrayLi
 
     Same iteration as :func:`theory.deep_linear.train` with ``mask``
     (``G_l = W_{L:l+1}^T R W_{l-1:1}^T``, ``R`` the masked residual), but ``R`` is kept as a
-    ``scipy.sparse`` matrix with the observed pattern: the residual is gathered by
-    :func:`masked_residual` from ``W_{L:2}`` and ``W_1``, and ``R W_1^T`` and ``R^T W_{L:2}``
-    are sparse-dense products, so a step costs ``O(n_obs k + d k^2 + L k^3)``, not
-    ``O(d^2 k)``. ``lr_scale`` multiplies the step size per layer (``gamma`` on the outer
+    ``scipy.sparse`` matrix with the observed pattern, and ``R W_1^T`` and ``R^T W_{L:2}``
+    are sparse-dense products (``O(n_obs k)``). The residual at the observed pairs is gathered
+    as in :func:`masked_residual` from ``W_{L:2}`` and ``W_1`` when fewer than
+    ``GATHER_BELOW_DENSITY`` (0.5 %) of the entries are observed, otherwise read from their
+    product formed a block of rows at a time (:class:`theory.fast.completion.BlockedResidual`:
+    ``2 d_out d_in k`` flops in BLAS, no ``d_out x d_in`` array, faster than numpy's gathers
+    above that density). No step forms the ``d_out x d_in`` residual or touches the unobserved
+    entries. ``lr_scale`` multiplies the step size per layer (``gamma`` on the outer
     factors). Needs ``L >= 2``. The loop is :func:`theory.training.run`; returns a
     :class:`~theory.deep_linear.Trajectory` whose ``snapshots`` is a tuple of per-layer stacks.
     """
@@ -172,9 +177,12 @@ def train_observed(weights0: Sequence[ArrayLike], rows: ArrayLike, cols: ArrayLi
         raise ValueError(f"lr_scale must hold {L} non-negative numbers")
     indptr = np.concatenate([[0], np.cumsum(np.bincount(i, minlength=d_out))])
     R = sparse.csr_matrix((np.zeros(i.size), j, indptr), shape=(d_out, d_in))
-    perm = np.lexsort((i, j))                   # the same entries in the CSR order of R^T
-    indptr_t = np.concatenate([[0], np.cumsum(np.bincount(j, minlength=d_in))])
-    RT = sparse.csr_matrix((np.zeros(i.size), i[perm], indptr_t), shape=(d_in, d_out))
+    RT = R.T                                    # CSC view of the same data: R^T products
+    if i.size < GATHER_BELOW_DENSITY * d_out * d_in:
+        def residual(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+            return _gather_residual(A, B, i, j, v)
+    else:
+        residual = BlockedResidual(i, j, v, d_out, d_in)
 
     def objective(params: list[np.ndarray]) -> tuple[float, Any]:
         # suffix[l] = W_{L:l+1} (d_out x k_l), l = 1 .. L-1 (0-based suffix[l-1])
@@ -182,11 +190,10 @@ def train_observed(weights0: Sequence[ArrayLike], rows: ArrayLike, cols: ArrayLi
         suffix[L - 1] = params[-1]
         for l in range(L - 2, 0, -1):
             suffix[l] = suffix[l + 1] @ params[l]
-        res = _gather_residual(suffix[1], params[0], i, j, v)
+        res = residual(suffix[1], params[0])
 
         def gradients() -> list[np.ndarray]:
-            R.data[:] = res
-            RT.data[:] = res[perm]
+            R.data[:] = res                                  # RT shares R.data
             T = np.asarray(R @ params[0].T)                  # R W_1^T (d_out x k_1)
             grads = [np.asarray(RT @ suffix[1]).T]           # G_1 = W_{L:2}^T R
             below = None                                     # W_{l-1:2} (k x k), None = I

@@ -176,7 +176,7 @@ def main() -> None:
         print(f"  bound by shape   {by_shape:8.2f} s   (each product at the best rate of its own "
               f"shape and BLAS call, same runs): ratio {wall / by_shape:.2f}")
         print(f"  peer             {PEER_SECONDS:8.1f} s, {PEER_GIB:.1f} GiB (official notebook, "
-              f"this machine; bench/README.md)")
+              f"first bench machine; bench/README.md)")
         print(f"  peak RSS         {peak:8.2f} GiB (goal <= 2 GiB; process total)")
         print(f"  achieved         {res.flops / wall / 1e9:8.1f} GFLOP/s")
         print(f"  test MSE         one step {res.one_step:.4f}   linear {res.linear:.4f}")

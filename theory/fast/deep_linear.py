@@ -163,11 +163,11 @@ class _StackUpdate:
     buffer are read from memory once (four whole-stack passes read 15 MB arrays from memory
     eleven times at d = 800, L = 3); ``lr b`` goes to a block-sized scratch buffer, so the
     gradient is only read (its content is not kept: the next backward pass overwrites it).
-    The blocks are shared among ``threads`` threads, the
-    caller's and ``threads - 1`` helpers: between the matrix products, which use every core,
-    the update otherwise runs on one. Every element goes through the same floating-point
-    operations as in the plain optimizer, in the same order, so the result does not depend on
-    the block size or the thread count. ``threads=None`` takes :func:`_update_threads`.
+    The blocks are shared among ``threads`` threads, the caller's and ``threads - 1`` helpers:
+    between the matrix products, which use every core, the update otherwise runs on one.
+    Every element goes through the same floating-point operations as in the plain optimizer,
+    in the same order, so the result does not depend on the block size or the thread count.
+    ``threads=None`` takes :func:`_update_threads`.
     """
 
     def __init__(self, stack: np.ndarray, gstack: np.ndarray, state_stack: np.ndarray,

@@ -41,20 +41,28 @@ from theory import two_layer as tl
 PEER_SECONDS, PEER_GIB = 53.2, 8.7     # official single_step notebook, one seed, n = d^2
 
 
+def best_call_seconds(call, batches: int, per_batch: int) -> float:
+    """Best wall time of one ``call()`` (after one warm-up call): the best of ``batches`` batches
+    of ``per_batch`` calls, each batch's time divided by ``per_batch``."""
+    call()
+    seconds = np.inf
+    for _ in range(batches):
+        start = time.perf_counter()
+        for _ in range(per_batch):
+            call()
+        seconds = min(seconds, (time.perf_counter() - start) / per_batch)
+    return seconds
+
+
 def matmul_rate(d: int, p: int, chunk: int, batches: int = 5, per_batch: int = 8) -> float:
     """GFLOP/s of (chunk x d) @ (d x p), the product that dominates the protocol: the best of
     ``batches`` batches of ``per_batch`` products into a preallocated output."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((chunk, d))
     W = rng.standard_normal((p, d))
-    out = np.matmul(X, W.T)  # warm up
-    best = np.inf
-    for _ in range(batches):
-        start = time.perf_counter()
-        for _ in range(per_batch):
-            np.matmul(X, W.T, out=out)
-        best = min(best, (time.perf_counter() - start) / per_batch)
-    return 2.0 * chunk * d * p / best / 1e9
+    out = np.empty((chunk, p))
+    seconds = best_call_seconds(lambda: np.matmul(X, W.T, out=out), batches, per_batch)
+    return 2.0 * chunk * d * p / seconds / 1e9
 
 
 def shape_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int = 5,
@@ -72,14 +80,7 @@ def shape_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
     MF = np.asfortranarray(M)
 
     def best(call) -> float:
-        call()
-        seconds = np.inf
-        for _ in range(batches):
-            start = time.perf_counter()
-            for _ in range(per_batch):
-                call()
-            seconds = min(seconds, (time.perf_counter() - start) / per_batch)
-        return seconds
+        return best_call_seconds(call, batches, per_batch)
 
     features = best(lambda: np.matmul(X, W.T, out=Z))
     backward = best(lambda: np.matmul(M.T, X, out=G))

@@ -26,8 +26,11 @@ import os
 import platform
 from collections.abc import Mapping
 
-__all__ = ["REFERENCE_CORETYPE", "apply_reference_environment", "reference_environment"]
+__all__ = ["REFERENCE_CORETYPE", "VARIABLES", "apply_reference_environment",
+           "reference_environment"]
 
+#: The environment variables that select the numerics (recorded in a run's provenance).
+VARIABLES = ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")
 #: The OpenBLAS core type of the reference numerics (AVX2 and FMA kernels).
 REFERENCE_CORETYPE = "Haswell"
 

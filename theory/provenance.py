@@ -12,7 +12,7 @@ import subprocess
 import sys
 from importlib import metadata
 
-from . import config
+from . import config, numerics
 
 __all__ = ["collect"]
 
@@ -53,8 +53,7 @@ def collect(*, full: bool) -> dict:
         "platform": platform.platform(),
         "packages": {name: _version(name) for name in PACKAGES},
         "blas": _blas(),
-        "numerics": {name: os.environ.get(name) for name in
-                     ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")},
+        "numerics": {name: os.environ.get(name) for name in numerics.VARIABLES},
         "git_commit": _git_commit(),
         "default_seed": config.SEED,
     }

@@ -12,7 +12,10 @@ products in its own shape and BLAS call (X W^T by numpy and by scipy's ``dgemm``
 ``dsyrk`` of the Gram matrix: :func:`shape_seconds`); the shapes other than X W^T run below
 its rate, so this bound is the larger one, and the gap between the two is what the product
 shapes cost, the gap to the wall time what the rest costs (draws, page faults, element-wise
-passes).
+passes). A floor adds to the bound by shape the work no product does, timed chunk by chunk in
+the same run (the serial standard-normal draws of the batch and the test set, and the
+element-wise passes: :func:`other_seconds`), spread evenly over the cores: no implementation
+with the same draws runs faster than that, page faults aside, so a goal below it cannot be met.
 Nothing is asserted. The phase profile calls the public functions one after the other, so the
 random draws show there as serial time; inside ``single_step_protocol`` the step batch is drawn
 in a worker thread, overlapping the matrix products.
@@ -27,6 +30,7 @@ Usage: ``python bench/bench_two_layer.py [--threads N] [--n-exponent 2.0] [--rep
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import time
 
@@ -88,6 +92,58 @@ def shape_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
     syrk = best(lambda: dsyrk(1.0, MF, beta=1.0, c=gram, trans=1, lower=1, overwrite_c=True))
     chunks = n / chunk
     return chunks * (features + backward + readout + syrk) + n_test / chunk * features
+
+
+def other_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int = 5,
+                  per_batch: int = 4) -> tuple[float, float]:
+    """The protocol's work outside the products, timed chunk by chunk like
+    :func:`shape_seconds`: ``(draws, element-wise)`` seconds for the whole protocol.
+
+    Draws: the standard-normal fill of a (chunk, d) buffer, for the n + n_test rows (one stream
+    per seed, so serial). Element-wise: per step chunk the mask, ReLU, f(x) (a matrix-vector
+    product), the residual, M = mask r and the sum of the chunk's term; per readout chunk the
+    ReLU and Phi^T y; per test chunk the ReLU, f(x) and the squared errors; per batch chunk the
+    labels and the linear fit's two passes (X^T y, A + X B).
+    """
+    rng = np.random.default_rng(0)
+    target = tl.make_target("giant_step_teacher")
+    X = rng.standard_normal((chunk, d))
+    y, B, a = target(X), rng.standard_normal(d), rng.standard_normal(p)
+    W = rng.standard_normal((p, d))
+    Z = X @ W.T
+    work, mask, acc, term = np.empty_like(Z), np.empty(Z.shape, dtype=bool), np.zeros((p, d)), \
+        np.ones((p, d))
+
+    def best(call) -> float:
+        return best_call_seconds(call, batches, per_batch)
+
+    def step_chunk() -> None:
+        work[:] = Z
+        np.greater(work, 0.0, out=mask)
+        f = np.maximum(work, 0.0, out=work) @ a
+        r = y - f
+        r -= B[0]
+        np.multiply(mask, r[:, None], out=work)
+        np.add(acc, term, out=acc)
+
+    def readout_chunk() -> None:
+        work[:] = Z
+        np.maximum(work, 0.0, out=work).T @ y
+
+    def test_chunk() -> None:
+        work[:] = Z
+        np.mean((y - np.maximum(work, 0.0, out=work) @ a) ** 2)
+
+    def batch_chunk() -> None:
+        target(X), X.T @ y, X @ B
+
+    copy = best(lambda: np.copyto(work, Z))        # the refill of the scratch, taken out
+    draw = best(lambda: rng.standard_normal(out=X))
+    chunks = n / chunk
+    element_wise = (chunks * (best(step_chunk) + best(readout_chunk) + best(batch_chunk)
+                              - 2 * copy)
+                    + n_test / chunk * (best(test_chunk) - copy))
+    return (chunks + n_test / chunk) * draw, element_wise
 
 
 def dense_reference(d: int, p: int, n: int, seed: int, n_test: int) -> float:
@@ -152,6 +208,7 @@ def main() -> None:
         for _ in range(args.repeats):
             rate = matmul_rate(d, p, chunk)
             by_shape = shape_seconds(d, p, n, n_test, chunk)
+            draws, element_wise = other_seconds(d, p, n, n_test, chunk)
             before = resource.getrusage(resource.RUSAGE_SELF)
             wall0 = time.perf_counter()
             res = gs.single_step_protocol(d, p, n, np.random.default_rng(args.seed),
@@ -159,16 +216,20 @@ def main() -> None:
             wall = time.perf_counter() - wall0
             after = resource.getrusage(resource.RUSAGE_SELF)
             bound = res.flops / (rate * 1e9)
-            runs.append((wall, bound, by_shape))
+            runs.append((wall, bound, by_shape, draws, element_wise))
             print(f"  run: wall {wall:6.2f} s, bound {bound:6.2f} s ({rate:.1f} GFLOP/s), "
                   f"ratio {wall / bound:.2f}; by shape {by_shape:6.2f} s, ratio "
                   f"{wall / by_shape:.2f}; CPU user {after.ru_utime - before.ru_utime:.1f} s, "
                   f"kernel {after.ru_stime - before.ru_stime:.1f} s (page faults of fresh memory)")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # KiB -> GiB
-        wall = min(w for w, _, _ in runs)
-        bound = min(b for _, b, _ in runs)
-        by_shape = min(b for _, _, b in runs)
-        ratios = sorted(w / b for w, b, _ in runs)
+        wall = min(run[0] for run in runs)
+        bound = min(run[1] for run in runs)
+        by_shape = min(run[2] for run in runs)
+        draws = min(run[3] for run in runs)
+        element_wise = min(run[4] for run in runs)
+        ratios = sorted(run[0] / run[1] for run in runs)
+        cores = min(args.threads or os.cpu_count() or 1, len(os.sched_getaffinity(0)))
+        floor = by_shape + (draws + element_wise) / cores
         print(f"  wall time        {wall:8.2f} s   (best of {len(runs)})")
         print(f"  flop bound       {bound:8.2f} s   ({res.flops / 1e12:.3f} TFLOP at the best "
               f"rate of a plain {chunk}x{d} @ {d}x{p} product, same runs)")
@@ -176,6 +237,9 @@ def main() -> None:
               f"{', '.join(f'{r:.2f}' for r in ratios)}, median {ratios[len(ratios) // 2]:.2f})")
         print(f"  bound by shape   {by_shape:8.2f} s   (each product at the best rate of its own "
               f"shape and BLAS call, same runs): ratio {wall / by_shape:.2f}")
+        print(f"  floor            {floor:8.2f} s   (by shape + the draws {draws:.2f} s and "
+              f"element-wise passes {element_wise:.2f} s spread over {cores} core(s): no run "
+              f"with these draws is faster, page faults aside): ratio {floor / bound:.2f}")
         print(f"  peer             {PEER_SECONDS:8.1f} s, {PEER_GIB:.1f} GiB (official notebook, "
               f"first bench machine; bench/README.md)")
         print(f"  peak RSS         {peak:8.2f} GiB (goal <= 2 GiB; process total)")

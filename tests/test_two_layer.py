@@ -17,6 +17,7 @@ from theory.activations import gaussian_expectation, hermite_coefficients, mean_
 from theory.errors import DivergenceError
 from theory.fast import giant_step as fast_gs
 from theory.fast import ridge as fast_ridge
+from theory.linalg import row_chunks
 from theory.symbolic import two_layer as sym
 from theory.symbolic.common import max_discrepancy
 
@@ -160,19 +161,31 @@ class _Drawn:
 def test_step_while_drawing_equals_the_gradient_whenever_the_draws_finish(rng, pending):
     """Chunks stepped before the whole batch is drawn (two passes) and after it (one pass)."""
     target = tl.make_target("giant_step_teacher")
-    X, _ = tl.sample_batch(300, 9, target, rng)
+    X, y = tl.sample_batch(300, 9, target, rng)
     W0, a0 = tl.gaussian_init(9, 14, rng)
     chunk = 64
     drawn = [_Drawn() for _ in range(0, 300, chunk)]
     drawn[-1] = _Drawn(pending)
-    y, A, B, offset, grad, loss = fast_gs._step_while_drawing(X, drawn, target, W0, a0, chunk)
-    A_ref, B_ref = tl.linear_fit(X, target(X))
-    grad_ref, loss_ref = tl.batch_gradient(X, target(X), W0, a0, chunk=chunk,
-                                           offset=A_ref + X @ B_ref)
+    A, B, offset, grad, loss = fast_gs._step_while_drawing(X, y, drawn, W0, a0, chunk)
+    A_ref, B_ref = tl.linear_fit(X, y)
+    grad_ref, loss_ref = tl.batch_gradient(X, y, W0, a0, chunk=chunk, offset=A_ref + X @ B_ref)
     assert A == A_ref
     np.testing.assert_array_equal(B, B_ref)
     np.testing.assert_allclose(grad, grad_ref, rtol=1e-13, atol=1e-15)
     assert loss == pytest.approx(loss_ref, rel=1e-14)
+
+
+def test_draw_rows_chunk_by_chunk_equals_sample_batch():
+    """The worker's chunked fill gives sample_batch's inputs and labels to the last bit."""
+    target = tl.make_target("giant_step_teacher")
+    rng = np.random.default_rng(8)
+    X, y = np.empty((300, 9)), np.empty(300)
+    for rows in row_chunks(300, 64):
+        fast_gs._draw_rows(rng, target, X, y, rows)
+    X_ref, y_ref = tl.sample_batch(300, 9, target, np.random.default_rng(8))
+    np.testing.assert_array_equal(X, X_ref)
+    np.testing.assert_array_equal(y, y_ref)
+    assert rng.standard_normal() == np.random.default_rng(8).standard_normal(300 * 9 + 1)[-1]
 
 
 class _Pending:

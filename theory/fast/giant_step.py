@@ -2,15 +2,18 @@
 ``theory.giant_step._single_step_plain``).
 
 The same draws and the same numbers to round-off (``tests/test_two_layer.py``), faster in
-three ways:
+four ways:
 
-* the draws of the step batch (and of the fresh ridge batch, if any) run in one worker thread,
-  in the serial order, while the main thread computes: numpy's Generator releases the GIL while
-  it fills an array and only the worker touches the Generator, so the numbers are exactly those
-  of a serial run. The first product X W0^T of each row chunk starts as soon as that chunk is
-  drawn (:func:`_step_while_drawing`), with BLAS held to one thread while the worker draws
+* the draws of the step batch, and its labels chunk by chunk while the chunk is in cache (and
+  the fresh ridge batch, if any), run in one worker thread, in the serial order, while the
+  main thread computes: numpy's Generator releases the GIL while it fills an array and only
+  the worker touches the Generator, so the numbers are exactly those of a serial run. The
+  first product X W0^T of each row chunk starts as soon as that chunk is drawn
+  (:func:`_step_while_drawing`), with BLAS held to one thread while the worker draws
   (:class:`_OneBlasThreadWhile`): two BLAS threads beside a drawing thread put three busy
   threads on two cores, and the products then lose more than the draws cost;
+* the batch lives on ordinary pages, not huge ones (:mod:`theory.fast.memory`): its first
+  touch costs the kernel less on the virtual machines this collection is measured on;
 * the test set is drawn chunk by chunk into one buffer once the readouts are known
   (:func:`_streamed_test_errors`), so its n_test x d inputs never sit in memory at once: fresh
   memory is slow to touch on some virtual machines (bench/README.md);
@@ -32,6 +35,7 @@ from ..activations import ACTIVATIONS
 from ..errors import DivergenceError, check_loss
 from ..linalg import row_chunks
 from ..two_layer import Target, _ridge_core, gaussian_init, make_target, sample_batch
+from .memory import empty_small_pages
 
 __all__: list[str] = []      # called by theory.giant_step.single_step_protocol on validated input
 
@@ -70,51 +74,63 @@ class _OneBlasThreadWhile:
         self._restore()
 
 
-def _step_while_drawing(X: np.ndarray, drawn: Sequence[Future[Any]], target: Target,
+def _draw_rows(rng: np.random.Generator, target: Target, X: np.ndarray, y: np.ndarray,
+               rows: slice) -> None:
+    """Fill ``X[rows]`` with standard normals and ``y[rows] = target(X[rows])`` (the worker's
+    job, chunk by chunk: the labels are computed while the chunk is in cache, and the
+    Generator fills rows in order, so the numbers are those of ``sample_batch``)."""
+    rng.standard_normal(out=X[rows])
+    y[rows] = target(X[rows])
+
+
+def _step_while_drawing(X: np.ndarray, y: np.ndarray, drawn: Sequence[Future[Any]],
                         W0: np.ndarray, a0: np.ndarray, chunk: int,
                         poll: Callable[[], None] = lambda: None
-                        ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray, np.ndarray, float]:
-    """The protocol's ReLU gradient at W0 on a batch X that another thread is still drawing.
+                        ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
+    """The protocol's ReLU gradient at W0 on a labelled batch that another thread is drawing.
 
-    ``drawn[k]`` is the future of the standard-normal fill of the k-th row chunk of X (chunks
-    of ``chunk`` rows, filled in order). Gives the numbers of ``y = target(X)``,
+    ``drawn[k]`` is the future of the k-th row chunk of ``X`` and ``y`` (chunks of ``chunk``
+    rows, filled in order: :func:`_draw_rows`). Gives the numbers of
     ``A, B = linear_fit(X, y)`` and ``batch_gradient(X, y, W0, a0, "relu", chunk,
-    offset=A + X @ B)``, but the first product X W0^T of each chunk starts as soon as that
-    chunk is drawn, so the serial random-number generation overlaps the matrix products.
-    The gradient needs the offset A + x.B, known only once the whole batch is drawn: the chunks
-    stepped before that keep sigma'(W0 x) as a boolean mask (p bytes a sample) and f(x), and
-    get their second product once the offset is known; the later chunks are stepped in one
-    pass. The sums run over the chunks in order either way, so the numbers do not depend on
-    when the draws finish. ``poll()`` is called before each chunk's products (the caller's
-    hook to change the BLAS thread count). Returns ``(y, A, B, offset, grad, loss)``.
+    offset=A + X @ B)`` to round-off, but the first product X W0^T of each chunk starts as soon
+    as that chunk is drawn, so the serial random-number generation overlaps the matrix
+    products. The gradient needs the offset A + x.B, known only once the whole batch is drawn:
+    the chunks stepped before that keep sigma'(W0 x) as a boolean mask (p bytes a sample) and
+    f(x), and get their second product once the offset is known; the later chunks are stepped
+    in one pass. The sums run over the chunks in order either way, so the numbers do not
+    depend on when the draws finish. The second product is summed as X^T M (d x p), which
+    OpenBLAS runs faster than M^T X on these shapes. ``poll()`` is called before each chunk's
+    products (the caller's hook to change the BLAS thread count). Returns
+    ``(A, B, offset, grad, loss)``.
     """
     n, p = X.shape[0], W0.shape[0]
     a_scaled = a0 / np.sqrt(p)
     slices = list(row_chunks(n, chunk))
     f0 = np.empty(n)                               # f(x; W0, a0)
     buf = np.empty((min(chunk, n), p))
-    early: list[np.ndarray] = []                   # sigma'(W0 x) = 1{<w_i, x> > 0}, per chunk
-    while len(early) < len(slices) and not drawn[-1].done():
-        s = slices[len(early)]
-        drawn[len(early)].result()
+    masks = empty_small_pages((n, p), dtype=bool)  # sigma'(W0 x) = 1{<w_i, x> > 0}; only the
+    early = 0                                      # rows of the chunks stepped early are touched
+    while early < len(slices) and not drawn[-1].done():
+        s = slices[early]
+        drawn[early].result()
         poll()
         Z = np.matmul(X[s], W0.T, out=buf[:s.stop - s.start])
-        early.append(Z > 0.0)
+        np.greater(Z, 0.0, out=masks[s])
         f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
+        early += 1
     for fill in drawn:
         fill.result()
-    y = target(X)
     A, B = float(np.mean(y)), X.T @ y / n          # linear_fit, without re-validating X
     offset = A + X @ B
-    acc = np.zeros_like(W0)
+    acc = np.zeros((X.shape[1], p))                # sum of X^T M: the transposed gradient
     loss = 0.0
     mask = np.empty((min(chunk, n), p), dtype=bool)
     with np.errstate(over="ignore", invalid="ignore"):
         for k, s in enumerate(slices):
             rows = s.stop - s.start
             poll()
-            if k < len(early):
-                m = early[k]
+            if k < early:
+                m = masks[s]
             else:
                 Z = np.matmul(X[s], W0.T, out=buf[:rows])
                 m = np.greater(Z, 0.0, out=mask[:rows])
@@ -122,11 +138,11 @@ def _step_while_drawing(X: np.ndarray, drawn: Sequence[Future[Any]], target: Tar
             r = y[s] - f0[s]
             r -= offset[s]
             M = np.multiply(m, r[:, None], out=buf[:rows])
-            acc += M.T @ X[s]
+            acc += X[s].T @ M
             loss += float(r @ r)
-    grad = acc
+    grad = acc.T
     grad *= -a_scaled[:, None] / n
-    return y, A, B, offset, grad, loss / (2.0 * n)
+    return A, B, offset, grad, loss / (2.0 * n)
 
 
 def _streamed_test_errors(n_test: int, d: int, target: Target, rng: np.random.Generator,
@@ -168,12 +184,12 @@ def single_step_errors(d: int, p: int, n: int, rng: np.random.Generator, lam: fl
     lr = lr_scale * np.sqrt(n * p)
     relu = ACTIVATIONS["relu"]
     with ThreadPoolExecutor(max_workers=1) as worker:
-        X = np.empty((n, d))
-        drawn = [worker.submit(rng.standard_normal, out=X[s]) for s in row_chunks(n, chunk)]
+        X, y = empty_small_pages((n, d)), np.empty(n)
+        drawn = [worker.submit(_draw_rows, rng, target, X, y, s) for s in row_chunks(n, chunk)]
         fresh = worker.submit(sample_batch, n, d, target, rng) if readout == "fresh" else None
         with _OneBlasThreadWhile(drawn[-1] if fresh is None else fresh) as throttle:
-            y, A, B, offset, grad, loss = _step_while_drawing(X, drawn, target, W0, a0, chunk,
-                                                              throttle.poll)
+            A, B, offset, grad, loss = _step_while_drawing(X, y, drawn, W0, a0, chunk,
+                                                           throttle.poll)
         with np.errstate(over="ignore", invalid="ignore"):
             W1 = W0 - lr * grad
         check_loss(1, loss)

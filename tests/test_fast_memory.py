@@ -1,0 +1,65 @@
+"""theory.fast.memory: large arrays on ordinary pages behave as np.empty arrays."""
+
+import mmap
+import sys
+
+import numpy as np
+import pytest
+
+from theory.fast.memory import HUGE_PAGE_THRESHOLD, empty_small_pages
+
+
+def _thp_eligible(array: np.ndarray) -> int | None:
+    """The ``THPeligible`` flag of the mapping that holds the middle of ``array`` (Linux), else
+    None (numpy advises huge pages from the first page boundary inside an array on)."""
+    address = array.__array_interface__["data"][0] + array.nbytes // 2
+    try:
+        with open("/proc/self/smaps") as smaps:
+            lines = smaps.read().splitlines()
+    except OSError:
+        return None
+    inside = False
+    for line in lines:
+        head = line.split()[0]
+        if "-" in head and not head.endswith(":"):
+            low, high = (int(bound, 16) for bound in head.split("-"))
+            inside = low <= address < high
+        elif inside and head == "THPeligible:":
+            return int(line.split()[1])
+    return None
+
+
+def test_large_array_is_a_writable_c_ordered_array_of_the_shape_and_dtype():
+    a = empty_small_pages((1024, 1024 + 7))
+    assert a.shape == (1024, 1031) and a.dtype == np.float64
+    assert a.flags.c_contiguous and a.flags.writeable
+    a[...] = np.arange(a.size).reshape(a.shape)
+    assert a[3, 5] == 3 * 1031 + 5 and a.sum() == a.size * (a.size - 1) / 2
+    masks = empty_small_pages((5000, 1000), dtype=bool)
+    assert masks.dtype == np.bool_ and masks.nbytes >= HUGE_PAGE_THRESHOLD
+    np.greater(np.ones((5000, 1000)), 0.0, out=masks)
+    assert masks.all()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or not hasattr(mmap, "MADV_NOHUGEPAGE"),
+                    reason="MADV_NOHUGEPAGE is Linux-only")
+def test_large_array_is_not_eligible_for_huge_pages_while_np_empty_is():
+    ours = empty_small_pages((1 << 20,))              # 8 MiB
+    ours[:] = 1.0
+    flag = _thp_eligible(ours)
+    if flag is None:
+        pytest.skip("/proc/self/smaps has no THPeligible field")
+    assert flag == 0
+    if open("/sys/kernel/mm/transparent_hugepage/enabled").read().find("[never]") < 0:
+        theirs = np.empty(1 << 22)                     # 32 MiB: numpy advises huge pages
+        theirs[:] = 1.0
+        assert _thp_eligible(theirs) == 1
+
+
+def test_small_array_and_bad_shape():
+    small = empty_small_pages(10)
+    assert small.shape == (10,) and small.dtype == np.float64
+    with pytest.raises(ValueError, match="shape"):
+        empty_small_pages((3, -1))
+    with pytest.raises(TypeError, match="shape"):
+        empty_small_pages((3, 2.5))

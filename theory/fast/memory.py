@@ -1,0 +1,50 @@
+"""Large work arrays backed by ordinary (4 KiB) pages rather than transparent huge pages.
+
+numpy asks Linux for transparent huge pages (``madvise(MADV_HUGEPAGE)``) on every array of
+4 MiB or more. On a virtual machine whose host takes freed memory back within seconds, the
+first touch of that memory then costs the kernel more per byte with huge pages than with
+ordinary ones. On the third bench machine (bench/README.md, 2026-12-05), filling a fresh 1 GiB
+array took 1.0-2.3 s of kernel time with huge pages and 0.3-1.2 s with ordinary pages; the
+giant-step bench, whose batch alone is 1 GiB, ran about 0.5 s faster per run (kernel time
+0.9-1.6 s instead of 1.7-2.8 s). On the second bench machine the two kinds of page cost the
+same within noise; ordinary pages cost at most a little more on a machine where huge pages are
+cheap.
+
+:func:`empty_small_pages` gives such an array without touching numpy's process-wide setting:
+an anonymous private ``mmap`` (zero-filled on first touch, freed with the array), advised
+``MADV_NOHUGEPAGE``. Where ``mmap.MADV_NOHUGEPAGE`` does not exist (not Linux) it is
+``np.empty``. Nothing in the array's values depends on the pages behind it.
+"""
+
+from __future__ import annotations
+
+import mmap
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .._validate import as_int
+
+__all__ = ["empty_small_pages"]
+
+#: numpy's own threshold for huge pages: smaller arrays never get them anyway.
+HUGE_PAGE_THRESHOLD = 4 << 20
+
+
+def empty_small_pages(shape: int | tuple[int, ...], dtype: DTypeLike = np.float64
+                      ) -> np.ndarray:
+    """An uninitialised C-ordered array, like ``np.empty(shape, dtype)``, on 4 KiB pages.
+
+    Arrays under 4 MiB, or on a system without ``MADV_NOHUGEPAGE``, come from ``np.empty``.
+    Untouched pages of the mapping cost no memory, so a large array of which only some rows
+    are written uses only those rows' pages.
+    """
+    dims = (shape,) if not isinstance(shape, tuple) else shape
+    dims = tuple(as_int("shape", size, minimum=0) for size in dims)
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    if nbytes < HUGE_PAGE_THRESHOLD or not hasattr(mmap, "MADV_NOHUGEPAGE"):
+        return np.empty(dims, dtype=dtype)
+    pages = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    pages.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(pages, dtype=dtype).reshape(dims)

@@ -108,8 +108,9 @@ def _step_while_drawing(X: np.ndarray, y: np.ndarray, drawn: Sequence[Future[Any
     slices = list(row_chunks(n, chunk))
     f0 = np.empty(n)                               # f(x; W0, a0)
     buf = np.empty((min(chunk, n), p))
-    masks = empty_small_pages((n, p), dtype=bool)  # sigma'(W0 x) = 1{<w_i, x> > 0}; only the
-    early = 0                                      # rows of the chunks stepped early are touched
+    # sigma'(W0 x) = 1{<w_i, x> > 0} of the chunks stepped early: only their rows are touched
+    masks = empty_small_pages((n, p), dtype=bool)
+    early = 0                                      # how many chunks were stepped early
     while early < len(slices) and not drawn[-1].done():
         s = slices[early]
         drawn[early].result()

@@ -7,8 +7,9 @@ ordinary ones. On the third bench machine (bench/README.md, 2026-12-05), filling
 array took 1.0-2.3 s of kernel time with huge pages and 0.3-1.2 s with ordinary pages; the
 giant-step bench, whose batch alone is 1 GiB, ran about 0.5 s faster per run (kernel time
 0.9-1.6 s instead of 1.7-2.8 s). On the second bench machine the two kinds of page cost the
-same within noise; ordinary pages cost at most a little more on a machine where huge pages are
-cheap.
+same within noise. Where huge pages are cheap, ordinary ones cost a little more: 0.36 s per GiB
+against 0.19 s on the third machine when the huge pages were freed by the same process a moment
+before.
 
 :func:`empty_small_pages` gives such an array without touching numpy's process-wide setting:
 an anonymous private ``mmap`` (zero-filled on first touch, freed with the array), advised

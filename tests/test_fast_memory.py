@@ -5,13 +5,15 @@ import sys
 
 import numpy as np
 import pytest
+from numpy._core.multiarray import _get_madvise_hugepage
 
 from theory.fast.memory import HUGE_PAGE_THRESHOLD, empty_small_pages
 
 
-def _thp_eligible(array: np.ndarray) -> int | None:
-    """The ``THPeligible`` flag of the mapping that holds the middle of ``array`` (Linux), else
-    None (numpy advises huge pages from the first page boundary inside an array on)."""
+def _vm_flags(array: np.ndarray) -> set[str] | None:
+    """The ``VmFlags`` of the mapping that holds the middle of ``array`` (Linux), else None
+    (numpy advises huge pages from the first page boundary inside an array on). ``nh``: no huge
+    pages advised (MADV_NOHUGEPAGE); ``hg``: huge pages advised (MADV_HUGEPAGE)."""
     address = array.__array_interface__["data"][0] + array.nbytes // 2
     try:
         with open("/proc/self/smaps") as smaps:
@@ -24,8 +26,8 @@ def _thp_eligible(array: np.ndarray) -> int | None:
         if "-" in head and not head.endswith(":"):
             low, high = (int(bound, 16) for bound in head.split("-"))
             inside = low <= address < high
-        elif inside and head == "THPeligible:":
-            return int(line.split()[1])
+        elif inside and head == "VmFlags:":
+            return set(line.split()[1:])
     return None
 
 
@@ -43,22 +45,23 @@ def test_large_array_is_a_writable_c_ordered_array_of_the_shape_and_dtype():
 
 @pytest.mark.skipif(not sys.platform.startswith("linux") or not hasattr(mmap, "MADV_NOHUGEPAGE"),
                     reason="MADV_NOHUGEPAGE is Linux-only")
-def test_large_array_is_not_eligible_for_huge_pages_while_np_empty_is():
+def test_large_array_is_advised_against_huge_pages_while_np_empty_is_not():
     ours = empty_small_pages((1 << 20,))              # 8 MiB
     ours[:] = 1.0
-    flag = _thp_eligible(ours)
-    if flag is None:
-        pytest.skip("/proc/self/smaps has no THPeligible field")
-    assert flag == 0
-    if open("/sys/kernel/mm/transparent_hugepage/enabled").read().find("[never]") < 0:
-        theirs = np.empty(1 << 22)                     # 32 MiB: numpy advises huge pages
+    flags = _vm_flags(ours)
+    if flags is None:
+        pytest.skip("/proc/self/smaps is not readable")
+    assert "nh" in flags and "hg" not in flags
+    if _get_madvise_hugepage():                        # numpy advises huge pages here
+        theirs = np.empty(1 << 22)                     # 32 MiB
         theirs[:] = 1.0
-        assert _thp_eligible(theirs) == 1
+        assert "hg" in _vm_flags(theirs) and "nh" not in _vm_flags(theirs)
 
 
-def test_small_array_and_bad_shape():
+def test_small_array_list_shape_and_bad_shape():
     small = empty_small_pages(10)
     assert small.shape == (10,) and small.dtype == np.float64
+    assert empty_small_pages([1024, 1024]).shape == (1024, 1024)   # 8 MiB, as np.empty([..])
     with pytest.raises(ValueError, match="shape"):
         empty_small_pages((3, -1))
     with pytest.raises(TypeError, match="shape"):

@@ -20,6 +20,7 @@ an anonymous private ``mmap`` (zero-filled on first touch, freed with the array)
 from __future__ import annotations
 
 import mmap
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -32,7 +33,7 @@ __all__ = ["empty_small_pages"]
 HUGE_PAGE_THRESHOLD = 4 << 20
 
 
-def empty_small_pages(shape: int | tuple[int, ...], dtype: DTypeLike = np.float64
+def empty_small_pages(shape: int | Sequence[int], dtype: DTypeLike = np.float64
                       ) -> np.ndarray:
     """An uninitialised C-ordered array, like ``np.empty(shape, dtype)``, on 4 KiB pages.
 
@@ -40,8 +41,8 @@ def empty_small_pages(shape: int | tuple[int, ...], dtype: DTypeLike = np.float6
     Untouched pages of the mapping cost no memory, so a large array of which only some rows
     are written uses only those rows' pages.
     """
-    dims = (shape,) if not isinstance(shape, tuple) else shape
-    dims = tuple(as_int("shape", size, minimum=0) for size in dims)
+    sizes = shape if isinstance(shape, Sequence) else (shape,)
+    dims = tuple(as_int("shape", size, minimum=0) for size in sizes)
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     if nbytes < HUGE_PAGE_THRESHOLD or not hasattr(mmap, "MADV_NOHUGEPAGE"):

@@ -1,6 +1,10 @@
 """Giant-step modules against oracles: finite differences, exact Hermite coefficients, lstsq;
 the fast paths against the plain functions."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -8,7 +12,6 @@ import sympy as sp
 from conftest import assert_gradient_matches
 from scipy.integrate import quad
 from scipy.special import eval_hermitenorm
-from threadpoolctl import threadpool_info, threadpool_limits
 
 from theory import giant_step as gs
 from theory import two_layer as tl
@@ -143,40 +146,79 @@ def test_fast_protocol_equals_the_plain_protocol(readout):
     assert public[0].one_step == fast[0] and public[1].one_step == plain[0]
 
 
-class _Drawn:
-    """A finished draw whose ``done()`` says False for its first ``polls`` calls."""
-
-    def __init__(self, polls=0):
-        self.polls = polls
-
-    def result(self):
-        return None
-
-    def done(self):
-        self.polls -= 1
-        return self.polls < 0
+def _lanes(count):
+    """A pool for ``count`` lanes and the lanes' work spaces for d = 9, p = 14, 64-row chunks."""
+    return ThreadPoolExecutor(max(count - 1, 1)), fast_gs._scratch(count, 64, 9, 14)
 
 
-@pytest.mark.parametrize("pending", [0, 1, 3, 100])
-def test_step_while_drawing_equals_the_gradient_whenever_the_draws_finish(rng, pending):
-    """Chunks stepped before the whole batch is drawn (two passes) and after it (one pass)."""
+@pytest.mark.parametrize("lanes, forward_lanes, pause",
+                         [(1, None, 0.0), (2, None, 0.0), (2, None, 0.01), (2, 0, 0.01),
+                          (3, None, 0.01), (3, 1, 0.0)])
+def test_step_in_lanes_equals_the_gradient_whatever_the_lanes_and_draws(
+        rng, lanes, forward_lanes, pause):
+    """Chunks stepped while the batch is drawn (two passes) and after it (one pass), on one to
+    three lanes, with quick and slow draws: the gradient of the whole batch every time."""
     target = tl.make_target("giant_step_teacher")
-    X, y = tl.sample_batch(300, 9, target, rng)
+    X_ref, y_ref = tl.sample_batch(300, 9, target, rng)
     W0, a0 = tl.gaussian_init(9, 14, rng)
-    chunk = 64
-    drawn = [_Drawn() for _ in range(0, 300, chunk)]
-    drawn[-1] = _Drawn(pending)
-    A, B, offset, grad, loss = fast_gs._step_while_drawing(X, y, drawn, W0, a0, chunk)
-    A_ref, B_ref = tl.linear_fit(X, y)
-    grad_ref, loss_ref = tl.batch_gradient(X, y, W0, a0, chunk=chunk, offset=A_ref + X @ B_ref)
+    X, y = np.full_like(X_ref, np.nan), np.full_like(y_ref, np.nan)
+
+    def draw(rows):                                # the batch, chunk by chunk, slowly or not
+        time.sleep(pause)
+        X[rows], y[rows] = X_ref[rows], y_ref[rows]
+
+    pool, scratch = _lanes(lanes)
+    with pool:
+        A, B, offset, grad, loss, early = fast_gs._step_in_lanes(
+            pool, scratch, X, y, draw, W0, a0, 64, forward_lanes=forward_lanes)
+    A_ref, B_ref = tl.linear_fit(X_ref, y_ref)
+    grad_ref, loss_ref = tl.batch_gradient(X_ref, y_ref, W0, a0, chunk=64,
+                                           offset=A_ref + X_ref @ B_ref)
     assert A == A_ref
     np.testing.assert_array_equal(B, B_ref)
     np.testing.assert_allclose(grad, grad_ref, rtol=1e-13, atol=1e-15)
     assert loss == pytest.approx(loss_ref, rel=1e-14)
+    if forward_lanes == 0:
+        assert early == 0                          # every chunk stepped in one pass
+    elif pause:
+        assert early >= 1                          # a slow draw: the first chunk went early
+
+
+def _copy_rows(X, y, rows, X_ref, y_ref):
+    X[rows], y[rows] = X_ref[rows], y_ref[rows]
+
+
+def test_step_in_lanes_gives_the_same_bits_on_any_number_of_lanes(rng):
+    target = tl.make_target("giant_step_teacher")
+    X_ref, y_ref = tl.sample_batch(300, 9, target, rng)
+    W0, a0 = tl.gaussian_init(9, 14, rng)
+    results = []
+    for lanes in (1, 2, 3):
+        X, y = np.empty_like(X_ref), np.empty_like(y_ref)
+        draw = partial(_copy_rows, X, y, X_ref=X_ref, y_ref=y_ref)
+        pool, scratch = _lanes(lanes)
+        with pool:
+            results.append(fast_gs._step_in_lanes(pool, scratch, X, y, draw, W0, a0, 64)[3:5])
+    for grad, loss in results[1:]:
+        np.testing.assert_array_equal(grad, results[0][0])
+        assert loss == results[0][1]
+
+
+def test_step_in_lanes_raises_the_drawers_error_and_leaves_no_lane_waiting(rng):
+    W0, a0 = tl.gaussian_init(9, 14, rng)
+    X, y = np.zeros((300, 9)), np.zeros(300)
+
+    def draw(rows):
+        if rows.start >= 128:
+            raise OSError("disk on fire")
+
+    pool, scratch = _lanes(2)
+    with pool, pytest.raises(OSError, match="disk on fire"):
+        fast_gs._step_in_lanes(pool, scratch, X, y, draw, W0, a0, 64)
 
 
 def test_draw_rows_chunk_by_chunk_equals_sample_batch():
-    """The worker's chunked fill gives sample_batch's inputs and labels to the last bit."""
+    """The drawer's chunked fill gives sample_batch's inputs and labels to the last bit."""
     target = tl.make_target("giant_step_teacher")
     rng = np.random.default_rng(8)
     X, y = np.empty((300, 9)), np.empty(300)
@@ -188,55 +230,27 @@ def test_draw_rows_chunk_by_chunk_equals_sample_batch():
     assert rng.standard_normal() == np.random.default_rng(8).standard_normal(300 * 9 + 1)[-1]
 
 
-class _Pending:
-    """A future that says it is running until ``finish()`` is called."""
-
-    def __init__(self):
-        self.finished = False
-
-    def finish(self):
-        self.finished = True
-
-    def done(self):
-        return self.finished
-
-
-def _blas_threads():
-    return {lib["filepath"]: lib["num_threads"] for lib in threadpool_info()
-            if lib["user_api"] == "blas"}
-
-
-def test_one_blas_thread_while_the_worker_draws_then_the_callers_count():
-    with threadpool_limits(limits=2, user_api="blas"):
-        before = _blas_threads()
-        pending = _Pending()
-        with fast_gs._OneBlasThreadWhile(pending) as throttle:
-            assert set(_blas_threads().values()) == {1}
-            throttle.poll()                          # still drawing: still one thread
-            assert set(_blas_threads().values()) == {1}
-            pending.finish()
-            throttle.poll()
-            assert _blas_threads() == before
-        assert _blas_threads() == before
-        with fast_gs._OneBlasThreadWhile(_Pending()):   # left early (an error): restored
-            pass
-        assert _blas_threads() == before
-
-
-def test_streamed_test_errors_equal_the_whole_test_set(rng):
-    """Chunked draws into one buffer: the same test set and the same means as sample_batch."""
+@pytest.mark.parametrize("lanes", [1, 2, 3])
+def test_test_errors_in_lanes_equal_the_whole_test_set(rng, lanes):
+    """Chunked draws in chunk order into each lane's buffer: the same test set and the same
+    means as sample_batch, on any number of lanes, and the Generator left where it would be."""
     target = tl.make_target("giant_step_teacher")
     d, p, n_test = 9, 14, 300
     readouts = [(rng.standard_normal((p, d)), rng.standard_normal(p)) for _ in range(2)]
     A, B = 0.3, rng.standard_normal(d)
-    got = fast_gs._streamed_test_errors(n_test, d, target, np.random.default_rng(4), A, B,
-                                        readouts, chunk=64)
-    Xt, yt = tl.sample_batch(n_test, d, target, np.random.default_rng(4))
+    stream = np.random.default_rng(4)
+    pool, scratch = _lanes(lanes)
+    with pool:
+        got = fast_gs._test_errors_in_lanes(pool, scratch, n_test, d, target, stream, A, B,
+                                            readouts, chunk=64)
+    reference_stream = np.random.default_rng(4)
+    Xt, yt = tl.sample_batch(n_test, d, target, reference_stream)
     lin = A + Xt @ B
     want = [tl.mean_squared_error(Xt, yt, W, a, offset=lin) for W, a in readouts]
     want.append(float(np.mean((yt - lin) ** 2)))
     np.testing.assert_allclose(got, want, rtol=1e-13)
     assert got[0] != got[1]                      # the two readouts are told apart
+    assert stream.standard_normal() == reference_stream.standard_normal()
 
 
 def test_one_step_beats_random_features_when_the_step_is_giant():
@@ -281,6 +295,26 @@ def test_blas_gram_equals_the_numpy_gram(rng, activation):
     np.testing.assert_allclose(G, Phi.T @ Phi, rtol=1e-12, atol=1e-12)
     np.testing.assert_array_equal(G, G.T)
     np.testing.assert_allclose(rhs, Phi.T @ y, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 3])
+def test_lane_gram_equals_the_streamed_gram_on_any_number_of_lanes(rng, lanes):
+    """ReLU Gram matrix and right-hand side summed on lanes (features by numpy's BLAS, sums by
+    scipy's in chunk order): those of gram_core, and the same bits on any number of lanes."""
+    X = rng.standard_normal((203, 9))
+    W = rng.standard_normal((13, 9))
+    y = rng.standard_normal(203)
+    relu = lambda Z: np.maximum(Z, 0.0)                                       # noqa: E731
+    G_ref, rhs_ref = fast_ridge.gram_core(X, y, W, relu, 50)
+    with ThreadPoolExecutor(max(lanes - 1, 1)) as pool:
+        G, rhs = fast_ridge.lane_gram(pool, [np.empty(50 * 13) for _ in range(lanes)],
+                                      X, y, W, 50)
+        G1, rhs1 = fast_ridge.lane_gram(pool, [np.empty(50 * 13)], X, y, W, 50)
+    np.testing.assert_allclose(G, G_ref, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(rhs, rhs_ref, rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(G, G.T)
+    np.testing.assert_array_equal(G, G1)
+    np.testing.assert_array_equal(rhs, rhs1)
 
 
 def test_mean_squared_error_and_linear_fit(rng):

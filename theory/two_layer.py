@@ -386,6 +386,13 @@ def _ridge_core(X: np.ndarray, y: np.ndarray, W: np.ndarray, lam: float, act: Ac
             Phi = act.fn(X[s] @ W.T)
             G += Phi.T @ Phi
             rhs += Phi.T @ y[s]
+    return _ridge_from_gram(G, rhs, lam)
+
+
+def _ridge_from_gram(G: np.ndarray, rhs: np.ndarray, lam: float) -> np.ndarray:
+    """The readout a of (G/p + lam I) a = rhs/sqrt p, from G = Phi^T Phi and rhs = Phi^T y of
+    the unscaled features Phi (the 1/sqrt p of the features applied once); overwrites G, rhs."""
+    p = G.shape[0]
     G /= p
     rhs /= np.sqrt(p)
     G[np.diag_indices(p)] += lam

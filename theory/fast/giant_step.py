@@ -4,20 +4,21 @@
 The same draws and the same numbers to round-off (``tests/test_two_layer.py``), faster in
 four ways:
 
-* the draws of the step batch, and its labels chunk by chunk while the chunk is in cache (and
-  the fresh ridge batch, if any), run in one worker thread, in the serial order, while the
-  main thread computes: numpy's Generator releases the GIL while it fills an array and only
-  the worker touches the Generator, so the numbers are exactly those of a serial run. The
-  first product X W0^T of each row chunk starts as soon as that chunk is drawn
-  (:func:`_step_while_drawing`), with BLAS held to one thread while the worker draws
-  (:class:`_OneBlasThreadWhile`): two BLAS threads beside a drawing thread put three busy
-  threads on two cores, and the products then lose more than the draws cost;
+* every phase runs on lanes (:mod:`theory.fast.lanes`): as many threads as BLAS may use, each
+  taking the next row chunk and doing all of its work (products on one BLAS thread, element-wise
+  passes, draws) so that no core waits while another does serial work. Sums over chunks are
+  taken in chunk order and the draws come from one stream in chunk order, so the numbers do not
+  depend on the number of lanes, nor on which lane did what;
+* the step batch is drawn, and labelled chunk by chunk while the chunk is in cache, by one lane
+  (numpy's Generator releases the GIL while it fills an array, and only that lane touches the
+  Generator) while the other lanes compute the first product X W0^T of each chunk as soon as
+  it is drawn (:func:`_step_in_lanes`);
 * the batch lives on ordinary pages, not huge ones (:mod:`theory.fast.memory`): its first
   touch costs the kernel less on the virtual machines this collection is measured on;
-* the test set is drawn chunk by chunk into one buffer once the readouts are known
-  (:func:`_streamed_test_errors`), so its n_test x d inputs never sit in memory at once: fresh
-  memory is slow to touch on some virtual machines (bench/README.md);
-* the ridge Gram matrix is summed by ``dsyrk`` (:func:`theory.fast.ridge.streamed_gram`).
+* the ridge Gram matrix is summed by ``dsyrk`` (:func:`theory.fast.ridge.lane_gram`) and the
+  test set is drawn chunk by chunk into each lane's buffer (:func:`_test_errors_in_lanes`), so
+  its n_test x d inputs never sit in memory at once: fresh memory is slow to touch on some
+  virtual machines (bench/README.md).
 
 Dandi et al., arXiv:2305.18270, official ``single_step`` notebook [code]; notebook 02, section 7.
 """
@@ -25,151 +26,189 @@ Dandi et al., arXiv:2305.18270, official ``single_step`` notebook [code]; notebo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from functools import partial
+from concurrent.futures import Executor, ThreadPoolExecutor
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
+from threadpoolctl import threadpool_limits
 
 from ..activations import ACTIVATIONS
 from ..errors import DivergenceError, check_loss
 from ..linalg import row_chunks
-from ..two_layer import Target, _ridge_core, gaussian_init, make_target, sample_batch
+from ..two_layer import (Target, _ridge_core, _ridge_from_gram, gaussian_init, make_target,
+                         sample_batch)
+from .lanes import Board, blas_threads, run_lanes
 from .memory import empty_small_pages
+from .ridge import lane_gram
 
 __all__: list[str] = []      # called by theory.giant_step.single_step_protocol on validated input
 
 
-class _OneBlasThreadWhile:
-    """BLAS held to one thread while ``pending`` runs (the worker drawing on the other core).
-
-    ``poll()`` lifts the limit as soon as ``pending`` is done; leaving the ``with`` block lifts
-    it in any case. With one BLAS thread already (``threadpoolctl`` limits set by the caller)
-    it changes nothing. OpenBLAS splits a product between threads by blocks of its output, so
-    the numbers should not depend on when the limit is lifted; measured, they do not (the
-    bench's test error and notebook 02's outputs are unchanged to the last bit, and
-    ``tests/test_determinism.py`` compares one and two threads).
-    """
-
-    def __init__(self, pending: Future[Any]) -> None:
-        self._pending = pending
-        self._limiter: Any = None
-
-    def __enter__(self) -> _OneBlasThreadWhile:
-        if not self._pending.done():
-            self._limiter = ThreadpoolController().limit(limits=1, user_api="blas")
-        return self
-
-    def _restore(self) -> None:
-        if self._limiter is not None:
-            self._limiter.restore_original_limits()
-            self._limiter = None
-
-    def poll(self) -> None:
-        """Restore the caller's thread count once the pending work is done."""
-        if self._pending.done():
-            self._restore()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._restore()
-
-
 def _draw_rows(rng: np.random.Generator, target: Target, X: np.ndarray, y: np.ndarray,
                rows: slice) -> None:
-    """Fill ``X[rows]`` with standard normals and ``y[rows] = target(X[rows])`` (the worker's
+    """Fill ``X[rows]`` with standard normals and ``y[rows] = target(X[rows])`` (the drawer's
     job, chunk by chunk: the labels are computed while the chunk is in cache, and the
     Generator fills rows in order, so the numbers are those of ``sample_batch``)."""
     rng.standard_normal(out=X[rows])
     y[rows] = target(X[rows])
 
 
-def _step_while_drawing(X: np.ndarray, y: np.ndarray, drawn: Sequence[Future[Any]],
-                        W0: np.ndarray, a0: np.ndarray, chunk: int,
-                        poll: Callable[[], None] = lambda: None
-                        ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
-    """The protocol's ReLU gradient at W0 on a labelled batch that another thread is drawing.
+def _scratch(lanes: int, rows: int, d: int, p: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each lane's work space for all phases, on ordinary pages (:mod:`theory.fast.memory`):
+    ``(floats, bools)`` with room for a (rows, p) and a (rows, d) block and a (d, p) term,
+    and for a (rows, p) mask. Allocated once, so its first touch is paid once."""
+    return [(empty_small_pages(rows * (p + d) + d * p), empty_small_pages(rows * p, bool))
+            for _ in range(max(1, lanes))]
 
-    ``drawn[k]`` is the future of the k-th row chunk of ``X`` and ``y`` (chunks of ``chunk``
-    rows, filled in order: :func:`_draw_rows`). Gives the numbers of
-    ``A, B = linear_fit(X, y)`` and ``batch_gradient(X, y, W0, a0, "relu", chunk,
-    offset=A + X @ B)`` to round-off, but the first product X W0^T of each chunk starts as soon
-    as that chunk is drawn, so the serial random-number generation overlaps the matrix
-    products. The gradient needs the offset A + x.B, known only once the whole batch is drawn:
-    the chunks stepped before that keep sigma'(W0 x) as a boolean mask (p bytes a sample) and
-    f(x), and get their second product once the offset is known; the later chunks are stepped
-    in one pass. The sums run over the chunks in order either way, so the numbers do not
-    depend on when the draws finish. The second product is summed as X^T M (d x p), which
-    OpenBLAS runs faster than M^T X on these shapes. ``poll()`` is called before each chunk's
-    products (the caller's hook to change the BLAS thread count). Returns
-    ``(A, B, offset, grad, loss)``.
+
+def _block(flat: np.ndarray, start: int, rows: int, cols: int) -> np.ndarray:
+    """A C-ordered (rows, cols) array on ``flat[start:]``."""
+    return flat[start:start + rows * cols].reshape(rows, cols)
+
+
+def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarray]],
+                   X: np.ndarray, y: np.ndarray, draw: Callable[[slice], None],
+                   W0: np.ndarray, a0: np.ndarray, chunk: int,
+                   after_fit: Callable[[], None] = lambda: None,
+                   forward_lanes: int | None = None
+                   ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float, int]:
+    """The protocol's ReLU gradient at W0 on a batch drawn while it is stepped, on lanes.
+
+    One lane, the drawer, calls ``draw(rows)`` for the row chunks of ``X`` and ``y`` in order
+    (:func:`_draw_rows`), then computes the linear fit ``A, B = linear_fit(X, y)`` and the
+    offset A + X B, then calls ``after_fit()`` (the caller's next draw, if any), then steps
+    chunks like the others. Meanwhile ``forward_lanes`` lanes (default: all the others)
+    compute the first product X W0^T of each chunk as soon as it is drawn and keep
+    sigma'(W0 x) as a boolean mask (p bytes a sample) and f(x); once the offset is known, the
+    lanes take the chunks in order, give those stepped early their second product and step
+    the others in one pass. Each chunk's term of the gradient, X_c^T M_c (d x p, the
+    transposed gradient: OpenBLAS runs it faster than M_c^T X_c on these shapes), and of the
+    loss is added in chunk order, so the numbers are those of ``batch_gradient(X, y, W0, a0,
+    "relu", chunk, offset=A + X @ B)`` to round-off whatever the lanes and however fast the
+    draws. There is a lane for each work space of ``scratch`` (:func:`_scratch`); ``pool``
+    needs one free worker for each but the first, and at least one (the drawer); the caller
+    holds BLAS to one thread. Returns ``(A, B, offset, grad, loss, early)``, ``early`` the
+    number of chunks stepped in two passes.
     """
-    n, p = X.shape[0], W0.shape[0]
+    n, d = X.shape
+    p = W0.shape[0]
+    lanes = len(scratch)
     a_scaled = a0 / np.sqrt(p)
     slices = list(row_chunks(n, chunk))
+    rows_max = min(chunk, n)
     f0 = np.empty(n)                               # f(x; W0, a0)
-    buf = np.empty((min(chunk, n), p))
     # sigma'(W0 x) = 1{<w_i, x> > 0} of the chunks stepped early: only their rows are touched
     masks = empty_small_pages((n, p), dtype=bool)
-    early = 0                                      # how many chunks were stepped early
-    while early < len(slices) and not drawn[-1].done():
-        s = slices[early]
-        drawn[early].result()
-        poll()
-        Z = np.matmul(X[s], W0.T, out=buf[:s.stop - s.start])
+    acc = np.zeros((d, p))                         # sum of X^T M: the transposed gradient
+    loss = [0.0]
+    board = Board()
+
+    def forward(k: int, buf: np.ndarray) -> np.ndarray:
+        """Z = X_c W0^T of the k-th chunk, into ``buf``."""
+        s = slices[k]
+        return np.matmul(X[s], W0.T, out=buf[:s.stop - s.start])
+
+    def forward_early(k: int, buf: np.ndarray) -> None:
+        s = slices[k]
+        Z = forward(k, buf)
         np.greater(Z, 0.0, out=masks[s])
         f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
-        early += 1
-    for fill in drawn:
-        fill.result()
-    A, B = float(np.mean(y)), X.T @ y / n          # linear_fit, without re-validating X
-    offset = A + X @ B
-    acc = np.zeros((X.shape[1], p))                # sum of X^T M: the transposed gradient
-    loss = 0.0
-    mask = np.empty((min(chunk, n), p), dtype=bool)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k, s in enumerate(slices):
-            rows = s.stop - s.start
-            poll()
-            if k < early:
-                m = masks[s]
-            else:
-                Z = np.matmul(X[s], W0.T, out=buf[:rows])
-                m = np.greater(Z, 0.0, out=mask[:rows])
-                f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
-            r = y[s] - f0[s]
-            r -= offset[s]
-            M = np.multiply(m, r[:, None], out=buf[:rows])
-            acc += X[s].T @ M
-            loss += float(r @ r)
+
+    def step_chunks(space: tuple[np.ndarray, np.ndarray]) -> None:
+        """Take chunks in order until none is left: their terms of the gradient and loss."""
+        floats, bools = space
+        buf, term = _block(floats, 0, rows_max, p), _block(floats, rows_max * p, d, p)
+        mask = _block(bools, 0, rows_max, p)
+        _, _, offset, early = board.get("fit")
+        with np.errstate(over="ignore", invalid="ignore"):
+            while (k := board.claim("step", len(slices))) is not None:
+                s = slices[k]
+                rows = s.stop - s.start
+                if k < early:
+                    board.wait_count(("forwarded", k), 1)
+                    m = masks[s]
+                else:
+                    Z = forward(k, buf)
+                    m = np.greater(Z, 0.0, out=mask[:rows])
+                    f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
+                r = y[s] - f0[s]
+                r -= offset[s]
+                M = np.multiply(m, r[:, None], out=buf[:rows])
+                np.matmul(X[s].T, M, out=term)
+                squares = float(r @ r)
+                with board.turn("sum", k):
+                    np.add(acc, term, out=acc)
+                    loss[0] += squares
+
+    def drawer() -> None:
+        for s in slices:
+            draw(s)
+            board.bump("drawn")
+        A, B = float(np.mean(y)), X.T @ y / n      # linear_fit, without re-validating X
+        offset = A + X @ B
+        board.publish("fit", (A, B, offset, board.close("forward")))
+        after_fit()
+        if lanes > 1:
+            step_chunks(scratch[-1])
+
+    def lane(forwards: bool, space: tuple[np.ndarray, np.ndarray]) -> Callable[[], None]:
+        def run() -> None:
+            buf = _block(space[0], 0, rows_max, p)
+            with np.errstate(over="ignore", invalid="ignore"):
+                while forwards and (k := board.claim("forward", len(slices))) is not None:
+                    board.wait_count("drawn", k + 1)
+                    forward_early(k, buf)
+                    board.bump(("forwarded", k))
+            step_chunks(space)
+        return run
+
+    others = lanes - 1 if lanes > 1 else 1         # the lanes besides the drawer
+    forward_lanes = others if forward_lanes is None else forward_lanes
+    jobs = [lane(j < forward_lanes, scratch[j]) for j in range(others)]
+    run_lanes(pool, board, [jobs[0], drawer, *jobs[1:]])      # the first on this thread
+    A, B, offset, early = board.get("fit")
     grad = acc.T
     grad *= -a_scaled[:, None] / n
-    return A, B, offset, grad, loss / (2.0 * n)
+    return A, B, offset, grad, loss[0] / (2.0 * n), early
 
 
-def _streamed_test_errors(n_test: int, d: int, target: Target, rng: np.random.Generator,
-                          A: float, B: np.ndarray,
+def _test_errors_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarray]],
+                          n_test: int, d: int, target: Target,
+                          rng: np.random.Generator, A: float, B: np.ndarray,
                           readouts: Sequence[tuple[np.ndarray, np.ndarray]],
                           chunk: int) -> list[float]:
     """Test MSE of each readout ``(W, a)`` and, last, of the linear predictor A + x.B.
 
-    The test set is ``sample_batch(n_test, d, target, rng)`` drawn chunk by chunk into one
-    ``(chunk, d)`` buffer (the Generator fills rows in order, so the draws are the same), and
-    each chunk's squared errors are kept, so every mean is that of the whole test set:
-    (1/n_test) sum_nu (y_nu - A - x_nu.B - sigma(W x_nu).a/sqrt p)^2.
+    The test set is ``sample_batch(n_test, d, target, rng)`` drawn chunk by chunk, in chunk
+    order, into each lane's ``(chunk, d)`` buffer (the Generator fills rows in order, so the
+    draws are the same), and each chunk's squared errors are kept, so every mean is that of
+    the whole test set: (1/n_test) sum_nu (y_nu - A - x_nu.B - sigma(W x_nu).a/sqrt p)^2.
+    A lane for each work space of ``scratch`` (:func:`_scratch`); ``pool`` needs a free
+    worker for each but the first; the caller holds BLAS to one thread.
     """
     squared = np.empty((len(readouts) + 1, n_test))
-    inputs = np.empty((min(chunk, n_test), d))
-    buf = np.empty((min(chunk, n_test), readouts[0][0].shape[0]))
     scaled = [(W, a / np.sqrt(W.shape[0])) for W, a in readouts]
-    for s in row_chunks(n_test, chunk):
-        rows = s.stop - s.start
-        Xt = rng.standard_normal(out=inputs[:rows])
-        yt = target(Xt)
-        lin = A + Xt @ B
-        squared[-1, s] = (yt - lin) ** 2
-        for k, (W, a_scaled) in enumerate(scaled):
-            Z = np.matmul(Xt, W.T, out=buf[:rows])
-            squared[k, s] = (yt - (lin + np.maximum(Z, 0.0, out=Z) @ a_scaled)) ** 2
+    slices = list(row_chunks(n_test, chunk))
+    rows_max = min(chunk, n_test)
+    board = Board()
+
+    p = readouts[0][0].shape[0]
+
+    def lane(floats: np.ndarray) -> None:
+        buf, inputs = _block(floats, 0, rows_max, p), _block(floats, rows_max * p, rows_max, d)
+        while (k := board.claim("chunk", len(slices))) is not None:
+            s = slices[k]
+            rows = s.stop - s.start
+            with board.turn("draw", k):
+                Xt = rng.standard_normal(out=inputs[:rows])
+            yt = target(Xt)
+            lin = A + Xt @ B
+            squared[-1, s] = (yt - lin) ** 2
+            for j, (W, a_scaled) in enumerate(scaled):
+                Z = np.matmul(Xt, W.T, out=buf[:rows])
+                squared[j, s] = (yt - (lin + np.maximum(Z, 0.0, out=Z) @ a_scaled)) ** 2
+
+    run_lanes(pool, board, [partial(lane, floats) for floats, _ in scratch])
     return [float(np.mean(row)) for row in squared]
 
 
@@ -178,31 +217,45 @@ def single_step_errors(d: int, p: int, n: int, rng: np.random.Generator, lam: fl
                        chunk: int) -> tuple[np.ndarray, float, float, float]:
     """The single-step protocol on validated input: ``(W1, one_step, random_features, linear)``.
 
-    Same arguments, draws and numbers as ``theory.giant_step._single_step_plain``.
+    Same arguments, draws and numbers as ``theory.giant_step._single_step_plain``; on as many
+    lanes as BLAS may use threads when it is called, each lane calling BLAS on one thread.
     """
     target = make_target("giant_step_teacher")
     W0, a0 = gaussian_init(d, p, rng)
     lr = lr_scale * np.sqrt(n * p)
-    relu = ACTIVATIONS["relu"]
-    with ThreadPoolExecutor(max_workers=1) as worker:
+    lanes = blas_threads()
+    fresh: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def draw_fresh() -> None:
+        if readout == "fresh":
+            fresh.append(sample_batch(n, d, target, rng))
+
+    with ThreadPoolExecutor(max_workers=max(lanes - 1, 1)) as pool, \
+            threadpool_limits(limits=1, user_api="blas"):
+        scratch = _scratch(lanes, min(chunk, max(n, n_test)), d, p)
         X, y = empty_small_pages((n, d)), np.empty(n)
-        drawn = [worker.submit(_draw_rows, rng, target, X, y, s) for s in row_chunks(n, chunk)]
-        fresh = worker.submit(sample_batch, n, d, target, rng) if readout == "fresh" else None
-        with _OneBlasThreadWhile(drawn[-1] if fresh is None else fresh) as throttle:
-            A, B, offset, grad, loss = _step_while_drawing(X, y, drawn, W0, a0, chunk,
-                                                           throttle.poll)
+        A, B, offset, grad, loss, _ = _step_in_lanes(
+            pool, scratch, X, y, partial(_draw_rows, rng, target, X, y), W0, a0, chunk,
+            after_fit=draw_fresh)
         with np.errstate(over="ignore", invalid="ignore"):
             W1 = W0 - lr * grad
         check_loss(1, loss)
         if not np.all(np.isfinite(W1)):
             raise DivergenceError(1, loss, "the weights became non-finite")
-        if fresh is not None:
+        if fresh:
             del X, y, offset
-            X, y = fresh.result()
+            X, y = fresh.pop()
             offset = A + X @ B
-    y_pre = y - offset
-    readouts = [(W, _ridge_core(X, y_pre, W, lam, relu, chunk))
-                for W in ((W1, W0) if random_features else (W1,))]
-    del X, y, y_pre, offset
-    errors = _streamed_test_errors(n_test, d, target, rng, A, B, readouts, chunk)
+        y_pre = y - offset
+        readouts = []
+        for W in ((W1, W0) if random_features else (W1,)):
+            if p > n:                                # features in memory: the plain solve
+                a = _ridge_core(X, y_pre, W, lam, ACTIVATIONS["relu"], chunk)
+            else:
+                a = _ridge_from_gram(*lane_gram(pool, [f for f, _ in scratch], X, y_pre, W,
+                                                chunk), lam)
+            readouts.append((W, a))
+        del X, y, y_pre, offset
+        errors = _test_errors_in_lanes(pool, scratch, n_test, d, target, rng, A, B, readouts,
+                                       chunk)
     return W1, errors[0], errors[1] if random_features else float("nan"), errors[-1]

@@ -14,15 +14,18 @@ round-off (``tests/test_two_layer.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from functools import partial
 
 import numpy as np
 from scipy.linalg.blas import dgemm, dgemv, dsyrk
 
 from .._validate import as_float_array, as_int
 from ..linalg import row_chunks
+from .lanes import Board, run_lanes
 
-__all__ = ["streamed_gram"]
+__all__ = ["lane_gram", "streamed_gram"]
 
 
 def streamed_gram(X: np.ndarray, y: np.ndarray, W: np.ndarray,
@@ -69,3 +72,38 @@ def gram_core(X: np.ndarray, y: np.ndarray, W: np.ndarray,
         G = dsyrk(1.0, Phi, beta=1.0, c=G, trans=1, lower=1, overwrite_c=True)
         rhs = dgemv(1.0, Phi, y[s], beta=1.0, y=rhs, trans=1, overwrite_y=True)
     return np.tril(G) + np.tril(G, -1).T, rhs
+
+
+
+def lane_gram(pool: Executor, scratch: Sequence[np.ndarray], X: np.ndarray, y: np.ndarray,
+              W: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`gram_core` for the ReLU features sigma(z) = max(z, 0), on ``lanes`` lanes
+    (:mod:`theory.fast.lanes`) that call BLAS on one thread each.
+
+    Each lane takes the next row chunk c and computes Phi_c = max(X_c W^T, 0) with numpy's
+    BLAS, then, in chunk order, adds Phi_c^T Phi_c (``dsyrk``) and Phi_c^T y_c (``dgemv``)
+    with scipy's: the sums run in the order of :func:`gram_core` whatever the lanes, and while
+    one lane adds its chunk the others compute their features. (scipy's OpenBLAS runs one call
+    at a time across threads, numpy's does not: the features must not go through scipy's, and
+    the ordered sums lose nothing by it.) Equal to :func:`gram_core` to round-off. A lane for
+    each float64 array of ``scratch`` (a work space of at least min(chunk, n) p entries);
+    ``pool`` needs a free worker for each but the first; the caller holds BLAS to one thread.
+    """
+    n, p = X.shape[0], W.shape[0]
+    G = [np.zeros((p, p), order="F"), np.zeros(p)]
+    slices = list(row_chunks(n, chunk))
+    board = Board()
+
+    def lane(space: np.ndarray) -> None:
+        while (k := board.claim("chunk", len(slices))) is not None:
+            s = slices[k]
+            rows = s.stop - s.start                  # Fortran-ordered (rows, p), contiguous:
+            Phi = space[:rows * p].reshape((rows, p), order="F")   # dsyrk copies nothing
+            Phi = np.matmul(X[s], W.T, out=Phi)
+            Phi = np.maximum(Phi, 0.0, out=Phi)
+            with board.turn("sum", k):
+                G[0] = dsyrk(1.0, Phi, beta=1.0, c=G[0], trans=1, lower=1, overwrite_c=True)
+                G[1] = dgemv(1.0, Phi, y[s], beta=1.0, y=G[1], trans=1, overwrite_y=True)
+
+    run_lanes(pool, board, [partial(lane, space) for space in scratch])
+    return np.tril(G[0]) + np.tril(G[0], -1).T, G[1]

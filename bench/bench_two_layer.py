@@ -8,7 +8,7 @@ measured in the same run with the same BLAS thread count; goal ratio <= 1.25, pe
 The protocol runs ``--repeats`` times (default 3), each run right after its own measurement of
 the rate (best of five batches of products); the headline ratio is best wall over best bound,
 and every run's own ratio is printed beside it. A second bound times each of the protocol's
-products in its own shape and BLAS call (X W^T by numpy and by scipy's ``dgemm``, M^T X, the
+products in its own shape and BLAS call (X W^T by numpy into C- and Fortran-ordered outputs, X^T M, the
 ``dsyrk`` of the Gram matrix: :func:`shape_seconds`); the shapes other than X W^T run below
 its rate, so this bound is the larger one, and the gap between the two is what the product
 shapes cost, the gap to the wall time what the rest costs (draws, page faults, element-wise
@@ -18,8 +18,9 @@ standard-normal draws of the batch and the test set (no run with these draws is 
 faults aside), and then also the element-wise passes as numpy runs them (no run of this
 algorithm in numpy is faster, page faults aside; fused compiled passes could be cheaper).
 Nothing is asserted. The phase profile calls the public functions one after the other, so the
-random draws show there as serial time; inside ``single_step_protocol`` the step batch is drawn
-in a worker thread, overlapping the matrix products.
+random draws show there as serial time; inside ``single_step_protocol`` every phase runs on
+lanes (``theory.fast.lanes``: one thread per BLAS thread, each calling BLAS on one thread), and
+the draws overlap the matrix products.
 
 A second, smaller run (n = d^1.65) checks that the chunked pipeline (Gram matrix by dsyrk,
 chunked gradient) gives the same test error as a dense reference that materialises the
@@ -36,7 +37,7 @@ import resource
 import time
 
 import numpy as np
-from scipy.linalg.blas import dgemm, dsyrk
+from scipy.linalg.blas import dsyrk
 from threadpoolctl import threadpool_limits
 
 from theory import giant_step as gs
@@ -74,13 +75,14 @@ def shape_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
                   per_batch: int = 4) -> float:
     """The protocol's products timed shape by shape: seconds for all of them at the best rate
     of each shape (best of ``batches`` batches of ``per_batch`` calls, warm operands). The
-    shapes: X W^T by numpy (step and test) and by scipy's ``dgemm`` on Fortran-ordered operands
-    (readout features), M^T X by numpy (step), Phi^T Phi by scipy's ``dsyrk`` (readout)."""
+    shapes, as ``theory.fast.giant_step`` calls them: X W^T by numpy into a C-ordered output
+    (step and test) and into a Fortran-ordered one (readout features), X^T M by numpy (step),
+    Phi^T Phi by scipy's ``dsyrk`` (readout)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((chunk, d))
     W = rng.standard_normal((p, d))
     M = rng.standard_normal((chunk, p))
-    Z, G, out = np.empty((chunk, p)), np.empty((p, d)), np.empty((chunk, p), order="F")
+    Z, G, out = np.empty((chunk, p)), np.empty((d, p)), np.empty((chunk, p), order="F")
     gram = np.zeros((p, p), order="F")
     MF = np.asfortranarray(M)
 
@@ -88,8 +90,8 @@ def shape_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
         return best_call_seconds(call, batches, per_batch)
 
     features = best(lambda: np.matmul(X, W.T, out=Z))
-    backward = best(lambda: np.matmul(M.T, X, out=G))
-    readout = best(lambda: dgemm(1.0, X.T, W.T, trans_a=1, c=out, overwrite_c=True))
+    backward = best(lambda: np.matmul(X.T, M, out=G))
+    readout = best(lambda: np.matmul(X, W.T, out=out))
     syrk = best(lambda: dsyrk(1.0, MF, beta=1.0, c=gram, trans=1, lower=1, overwrite_c=True))
     chunks = n / chunk
     return chunks * (features + backward + readout + syrk) + n_test / chunk * features

@@ -61,9 +61,10 @@ def _scratch(lanes: int, rows: int, d: int, p: int) -> list[tuple[np.ndarray, np
             for _ in range(max(1, lanes))]
 
 
-def _block(flat: np.ndarray, start: int, rows: int, cols: int) -> np.ndarray:
-    """A C-ordered (rows, cols) array on ``flat[start:]``."""
-    return flat[start:start + rows * cols].reshape(rows, cols)
+def _block(flat: np.ndarray, start: int, rows: int, cols: int, order: str = "C") -> np.ndarray:
+    """A contiguous (rows, cols) array on ``flat[start:]``, C- or Fortran-ordered."""
+    return flat[start:start + rows * cols].reshape((rows, cols),
+                                                   order="F" if order == "F" else "C")
 
 
 def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -97,43 +98,47 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
     slices = list(row_chunks(n, chunk))
     rows_max = min(chunk, n)
     f0 = np.empty(n)                               # f(x; W0, a0)
-    # sigma'(W0 x) = 1{<w_i, x> > 0} of the chunks stepped early: only their rows are touched
-    masks = empty_small_pages((n, p), dtype=bool)
+    # sigma'(W0 x) = 1{<w_i, x> > 0} of the chunks stepped early, chunk c in a Fortran-ordered
+    # block at masks[start_c p:]: only their pages are touched
+    masks = empty_small_pages(n * p, dtype=bool)
     acc = np.zeros((d, p))                         # sum of X^T M: the transposed gradient
     loss = [0.0]
     board = Board()
 
-    def forward(k: int, buf: np.ndarray) -> np.ndarray:
-        """Z = X_c W0^T of the k-th chunk, into ``buf``."""
+    def block(flat: np.ndarray, k: int, start: int = 0) -> np.ndarray:
+        """The Fortran-ordered (rows, p) block of chunk k on ``flat[start:]``: numpy computes
+        X_c W0^T faster into it than into a C-ordered one, and M = mask r too."""
         s = slices[k]
-        return np.matmul(X[s], W0.T, out=buf[:s.stop - s.start])
+        return _block(flat, start, s.stop - s.start, p, order="F")
 
-    def forward_early(k: int, buf: np.ndarray) -> None:
+    def forward(k: int, floats: np.ndarray) -> np.ndarray:
+        """Z = X_c W0^T of the k-th chunk, into the lane's work space."""
+        return np.matmul(X[slices[k]], W0.T, out=block(floats, k))
+
+    def forward_early(k: int, floats: np.ndarray) -> None:
         s = slices[k]
-        Z = forward(k, buf)
-        np.greater(Z, 0.0, out=masks[s])
+        Z = forward(k, floats)
+        np.greater(Z, 0.0, out=block(masks, k, s.start * p))
         f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
 
     def step_chunks(space: tuple[np.ndarray, np.ndarray]) -> None:
         """Take chunks in order until none is left: their terms of the gradient and loss."""
         floats, bools = space
-        buf, term = _block(floats, 0, rows_max, p), _block(floats, rows_max * p, d, p)
-        mask = _block(bools, 0, rows_max, p)
+        term = _block(floats, rows_max * p, d, p)
         _, _, offset, early = board.get("fit")
         with np.errstate(over="ignore", invalid="ignore"):
             while (k := board.claim("step", len(slices))) is not None:
                 s = slices[k]
-                rows = s.stop - s.start
                 if k < early:
                     board.wait_count(("forwarded", k), 1)
-                    m = masks[s]
+                    m = block(masks, k, s.start * p)
                 else:
-                    Z = forward(k, buf)
-                    m = np.greater(Z, 0.0, out=mask[:rows])
+                    Z = forward(k, floats)
+                    m = np.greater(Z, 0.0, out=block(bools, k))
                     f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
                 r = y[s] - f0[s]
                 r -= offset[s]
-                M = np.multiply(m, r[:, None], out=buf[:rows])
+                M = np.multiply(m, r[:, None], out=block(floats, k))
                 np.matmul(X[s].T, M, out=term)
                 squares = float(r @ r)
                 with board.turn("sum", k):
@@ -153,11 +158,10 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
 
     def lane(forwards: bool, space: tuple[np.ndarray, np.ndarray]) -> Callable[[], None]:
         def run() -> None:
-            buf = _block(space[0], 0, rows_max, p)
             with np.errstate(over="ignore", invalid="ignore"):
                 while forwards and (k := board.claim("forward", len(slices))) is not None:
                     board.wait_count("drawn", k + 1)
-                    forward_early(k, buf)
+                    forward_early(k, space[0])
                     board.bump(("forwarded", k))
             step_chunks(space)
         return run
@@ -195,17 +199,18 @@ def _test_errors_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np
     p = readouts[0][0].shape[0]
 
     def lane(floats: np.ndarray) -> None:
-        buf, inputs = _block(floats, 0, rows_max, p), _block(floats, rows_max * p, rows_max, d)
+        inputs = _block(floats, rows_max * p, rows_max, d)
         while (k := board.claim("chunk", len(slices))) is not None:
             s = slices[k]
             rows = s.stop - s.start
+            buf = _block(floats, 0, rows, p, order="F")      # X W^T is faster into Fortran order
             with board.turn("draw", k):
                 Xt = rng.standard_normal(out=inputs[:rows])
             yt = target(Xt)
             lin = A + Xt @ B
             squared[-1, s] = (yt - lin) ** 2
             for j, (W, a_scaled) in enumerate(scaled):
-                Z = np.matmul(Xt, W.T, out=buf[:rows])
+                Z = np.matmul(Xt, W.T, out=buf)
                 squared[j, s] = (yt - (lin + np.maximum(Z, 0.0, out=Z) @ a_scaled)) ** 2
 
     run_lanes(pool, board, [partial(lane, floats) for floats, _ in scratch])

@@ -101,3 +101,21 @@ def test_blas_threads_follows_the_limit():
         assert blas_threads() == 1
     with threadpool_limits(limits=2, user_api="blas"):
         assert blas_threads() in (1, 2)          # 1 only where BLAS was built for one thread
+
+
+def test_a_lane_that_never_waits_stops_at_its_next_claim_after_a_failure():
+    board = Board()
+    claimed = []
+
+    def busy():
+        while (k := board.claim("chunk", 10**9)) is not None:
+            claimed.append(k)
+            time.sleep(1e-4)
+
+    def fails():
+        time.sleep(0.01)
+        raise ValueError("bad chunk")
+
+    with ThreadPoolExecutor(1) as pool, pytest.raises(ValueError, match="bad chunk"):
+        run_lanes(pool, board, [fails, busy])
+    assert 0 < len(claimed) < 10**6

@@ -12,6 +12,7 @@ import sympy as sp
 from conftest import assert_gradient_matches
 from scipy.integrate import quad
 from scipy.special import eval_hermitenorm
+from threadpoolctl import threadpool_limits
 
 from theory import giant_step as gs
 from theory import two_layer as tl
@@ -128,6 +129,31 @@ def test_protocol_step_is_deterministic_in_the_seed():
     assert r1 == r2
     assert np.isfinite([r1.one_step, r1.random_features, r1.linear]).all()
     assert r1.flops == gs.protocol_flops(200, 16, 24, 500)
+
+
+@pytest.mark.parametrize("lanes", [1, 2, 3])
+def test_fast_protocol_equals_the_plain_protocol_with_more_features_than_samples(lanes):
+    """p > n: the readout solves with the features in memory; the rest runs on lanes."""
+    args = (12, 50, 40, np.random.default_rng(2), 0.5, 10.0, 90, "same", True, 16)
+    with threadpool_limits(limits=lanes, user_api="blas"):
+        W_fast, *fast = fast_gs.single_step_errors(*args)
+    W_plain, *plain = gs._single_step_plain(12, 50, 40, np.random.default_rng(2), *args[4:])
+    np.testing.assert_allclose(W_fast, W_plain, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(fast, plain, rtol=1e-10)
+
+
+def test_fast_protocol_gives_the_same_bits_on_any_number_of_blas_threads():
+    """One lane per BLAS thread, each calling BLAS on one thread, sums in chunk order: the
+    numbers of the protocol do not depend on the thread count (the checked outputs rely on
+    it, tests/test_determinism.py)."""
+    results = []
+    for threads in (1, 2, 3):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            results.append(fast_gs.single_step_errors(
+                30, 40, 700, np.random.default_rng(6), 1.0, 10.0, 300, "same", True, 64))
+    for W1, *errors in results[1:]:
+        np.testing.assert_array_equal(W1, results[0][0])
+        assert errors == list(results[0][1:])
 
 
 @pytest.mark.parametrize("readout", ["same", "fresh"])

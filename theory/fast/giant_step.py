@@ -26,8 +26,8 @@ Dandi et al., arXiv:2305.18270, official ``single_step`` notebook [code]; notebo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
 from concurrent.futures import Executor, ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -147,6 +147,7 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
 
     def drawer() -> None:
         for s in slices:
+            board.check()
             draw(s)
             board.bump("drawn")
         A, B = float(np.mean(y)), X.T @ y / n      # linear_fit, without re-validating X

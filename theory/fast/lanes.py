@@ -45,7 +45,8 @@ class Board:
       way to sum over chunks in chunk order;
     * :meth:`publish` / :meth:`get` hand a value from one lane to the others.
 
-    After :meth:`fail` every wait raises :class:`LaneFailed`.
+    After :meth:`fail` every wait and claim raises :class:`LaneFailed`, so a lane stops at its
+    next chunk.
     """
 
     def __init__(self) -> None:
@@ -57,14 +58,19 @@ class Board:
 
     def _wait(self, ready: Callable[[], bool]) -> None:
         while not ready():                       # called with the condition held
-            if self._failed:
-                raise LaneFailed("another lane failed")
+            self.check()
             self._cond.wait()
+
+    def check(self) -> None:
+        """Raise :class:`LaneFailed` if another lane has failed (for lanes that do not wait)."""
+        if self._failed:
+            raise LaneFailed("another lane failed")
 
     def claim(self, key: Hashable, limit: int) -> int | None:
         """The next number of ``key`` (0, 1, ...), or None once ``limit`` is reached or the
-        key is closed."""
+        key is closed; :class:`LaneFailed` once another lane has failed."""
         with self._cond:
+            self.check()
             k = self._counts[key]
             if k >= limit or key in self._closed:
                 return None

@@ -8,9 +8,9 @@ measured in the same run with the same BLAS thread count; goal ratio <= 1.25, pe
 The protocol runs ``--repeats`` times (default 3), each run right after its own measurement of
 the rate (best of five batches of products); the headline ratio is best wall over best bound,
 and every run's own ratio is printed beside it. A second bound times each of the protocol's
-products in its own shape and BLAS call (X W^T by numpy into C- and Fortran-ordered outputs, X^T M, the
-``dsyrk`` of the Gram matrix: :func:`shape_seconds`); the shapes other than X W^T run below
-its rate, so this bound is the larger one, and the gap between the two is what the product
+products in its own shape and BLAS call (X W^T by numpy into C- and Fortran-ordered outputs,
+X^T M, the ``dsyrk`` of the Gram matrix: :func:`shape_seconds`); on the bench machines these
+shapes run below the rate of X W^T, so this bound is the larger one, and the gap between the two is what the product
 shapes cost, the gap to the wall time what the rest costs (draws, page faults, element-wise
 passes). Two floors add to the bound by shape the work no product does, timed chunk by chunk in
 the same run (:func:`other_seconds`) and spread evenly over the cores: the serial

@@ -10,10 +10,11 @@ the rate (best of five batches of products); the headline ratio is best wall ove
 and every run's own ratio is printed beside it. A second bound times each of the protocol's
 products in its own shape and BLAS call (X W^T by numpy into C- and Fortran-ordered outputs,
 X^T M, the ``dsyrk`` of the Gram matrix: :func:`shape_seconds`); on the bench machines these
-shapes run below the rate of X W^T, so this bound is the larger one, and the gap between the two is what the product
-shapes cost, the gap to the wall time what the rest costs (draws, page faults, element-wise
-passes). Two floors add to the bound by shape the work no product does, timed chunk by chunk in
-the same run (:func:`other_seconds`) and spread evenly over the cores: the serial
+shapes run below the rate of X W^T, so this bound is the larger one, and the gap between the
+two is what the product shapes cost, the gap to the wall time what the rest costs (draws, page
+faults, element-wise passes). Two floors add to the bound by shape the work no product does,
+timed chunk by chunk in the same run (:func:`other_seconds`) and spread evenly over the cores:
+the serial
 standard-normal draws of the batch and the test set (no run with these draws is faster, page
 faults aside), and then also the element-wise passes as numpy runs them (no run of this
 algorithm in numpy is faster, page faults aside; fused compiled passes could be cheaper).

@@ -8,8 +8,8 @@ The plain loop (``theory.two_layer._ridge_core`` with ``fast=False``) sums, over
 with two numpy products per chunk. :func:`streamed_gram` gives the same sums with half the
 flops for G: the symmetric rank-k update ``dsyrk`` computes only one triangle (the lower one:
 OpenBLAS's lower ``dsyrk`` of a Fortran-ordered chunk runs about 7 % faster than the upper one
-on this collection's machines, with bit-identical entries). Equal to the plain loop to
-round-off (``tests/test_two_layer.py``).
+on this collection's machines, with bit-identical entries). :func:`lane_gram` sums the same
+on several threads at once. Equal to the plain loop to round-off (``tests/test_two_layer.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .._validate import as_float_array, as_int
 from ..linalg import row_chunks
 from .lanes import Board, run_lanes
 
-__all__ = ["lane_gram", "streamed_gram"]
+__all__ = ["streamed_gram"]      # lane_gram: for the fast giant step, on validated input
 
 
 def streamed_gram(X: np.ndarray, y: np.ndarray, W: np.ndarray,
@@ -74,10 +74,9 @@ def gram_core(X: np.ndarray, y: np.ndarray, W: np.ndarray,
     return np.tril(G) + np.tril(G, -1).T, rhs
 
 
-
 def lane_gram(pool: Executor, scratch: Sequence[np.ndarray], X: np.ndarray, y: np.ndarray,
               W: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`gram_core` for the ReLU features sigma(z) = max(z, 0), on ``lanes`` lanes
+    """:func:`gram_core` for the ReLU features sigma(z) = max(z, 0), on lanes
     (:mod:`theory.fast.lanes`) that call BLAS on one thread each.
 
     Each lane takes the next row chunk c and computes Phi_c = max(X_c W^T, 0) with numpy's

@@ -9,7 +9,7 @@ The protocol runs ``--repeats`` times (default 3), each run right after its own 
 the rate (best of five batches of products); the headline ratio is best wall over best bound,
 and every run's own ratio is printed beside it. A second bound times each of the protocol's
 products in its own shape and BLAS call (X W^T by numpy into a Fortran-ordered output, X^T M,
-the ``dsyrk`` of the Gram matrix: :func:`shape_seconds`), each at the better of one call on
+the Gram matrix's Phi^T Phi: :func:`shape_seconds`), each at the better of one call on
 all BLAS threads and one single-threaded call per thread (as the fast path's lanes run them);
 the gap between the two bounds is what the product shapes cost (or gain), the gap to the wall
 time what the rest costs (draws, page faults, element-wise passes). Two floors add to the
@@ -23,7 +23,7 @@ random draws show there as serial time; inside ``single_step_protocol`` every ph
 lanes (``theory.fast.lanes``: one thread per BLAS thread, each calling BLAS on one thread), and
 the draws overlap the matrix products.
 
-A second, smaller run (n = d^1.65) checks that the chunked pipeline (Gram matrix by dsyrk,
+A second, smaller run (n = d^1.65) checks that the chunked pipeline (Gram matrix by chunks,
 chunked gradient) gives the same test error as a dense reference that materialises the
 n x p feature matrix and solves the ridge with numpy.
 
@@ -38,7 +38,6 @@ import resource
 import time
 
 import numpy as np
-from scipy.linalg.blas import dsyrk
 from threadpoolctl import threadpool_limits
 
 from theory import giant_step as gs
@@ -79,15 +78,15 @@ def shape_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
     of each shape (best of ``batches`` batches of ``per_batch`` calls, warm operands). The
     shapes, as ``theory.fast.giant_step`` calls them: X W^T by numpy into a Fortran-ordered
     output (step, readout features, test), X^T M by numpy with M Fortran-ordered (step),
-    Phi^T Phi by scipy's ``dsyrk`` (readout). The fast path runs them on one BLAS thread per
-    lane, several lanes at once, so each shape counts at the better of one call on all the
-    BLAS threads and one call on one thread divided by the thread count."""
+    Phi^T Phi by numpy (a symmetric rank-k update; readout). The fast path runs them on one
+    BLAS thread per lane, several lanes at once, so each shape counts at the better of one call
+    on all the BLAS threads and one call on one thread divided by the thread count."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((chunk, d))
     W = rng.standard_normal((p, d))
     MF = np.asfortranarray(rng.standard_normal((chunk, p)))
     Z, G = np.empty((chunk, p), order="F"), np.empty((d, p))
-    gram = np.zeros((p, p), order="F")
+    gram = np.empty((p, p))
     threads = blas_threads()
 
     def best(call) -> float:
@@ -99,7 +98,7 @@ def shape_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
 
     features = best(lambda: np.matmul(X, W.T, out=Z))
     backward = best(lambda: np.matmul(X.T, MF, out=G))
-    syrk = best(lambda: dsyrk(1.0, MF, beta=1.0, c=gram, trans=1, lower=1, overwrite_c=True))
+    syrk = best(lambda: np.matmul(MF.T, MF, out=gram))
     chunks = n / chunk
     return chunks * (2 * features + backward + syrk) + n_test / chunk * features
 
@@ -271,7 +270,7 @@ def main() -> None:
         small = gs.single_step_protocol(d, p, n_small, np.random.default_rng(args.seed),
                                         n_test=20_000, random_features=False)
         ref = dense_reference(d, p, n_small, args.seed, 20_000)
-        print(f"same test error check at n={n_small}: chunked+dsyrk {small.one_step:.10f}, "
+        print(f"same test error check at n={n_small}: chunked {small.one_step:.10f}, "
               f"dense reference {ref:.10f}, |diff| {abs(small.one_step - ref):.1e}")
 
 

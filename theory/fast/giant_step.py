@@ -15,10 +15,13 @@ four ways:
   it is drawn (:func:`_step_in_lanes`);
 * the batch lives on ordinary pages, not huge ones (:mod:`theory.fast.memory`): its first
   touch costs the kernel less on the virtual machines this collection is measured on;
-* the ridge Gram matrix is summed by ``dsyrk`` (:func:`theory.fast.ridge.lane_gram`) and the
-  test set is drawn chunk by chunk into each lane's buffer (:func:`_test_errors_in_lanes`), so
-  its n_test x d inputs never sit in memory at once: fresh memory is slow to touch on some
-  virtual machines (bench/README.md).
+* the ridge Gram matrix is summed chunk by chunk, each term a symmetric rank-k update
+  (:func:`theory.fast.ridge.lane_gram`), and the test set is drawn chunk by chunk into each
+  lane's buffer (:func:`_test_errors_in_lanes`), so its n_test x d inputs never sit in memory
+  at once: fresh memory is slow to touch on some virtual machines (bench/README.md).
+
+Only numpy's BLAS is called on the lanes: scipy's OpenBLAS runs one call at a time across
+threads.
 
 Dandi et al., arXiv:2305.18270, official ``single_step`` notebook [code]; notebook 02, section 7.
 """

@@ -77,32 +77,33 @@ def gram_core(X: np.ndarray, y: np.ndarray, W: np.ndarray,
 def lane_gram(pool: Executor, scratch: Sequence[np.ndarray], X: np.ndarray, y: np.ndarray,
               W: np.ndarray, chunk: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`gram_core` for the ReLU features sigma(z) = max(z, 0), on lanes
-    (:mod:`theory.fast.lanes`) that call BLAS on one thread each.
+    (:mod:`theory.fast.lanes`) that call numpy's BLAS on one thread each.
 
-    Each lane takes the next row chunk c and computes Phi_c = max(X_c W^T, 0) with numpy's
-    BLAS, then, in chunk order, adds Phi_c^T Phi_c (``dsyrk``) and Phi_c^T y_c (``dgemv``)
-    with scipy's: the sums run in the order of :func:`gram_core` whatever the lanes, and while
-    one lane adds its chunk the others compute their features. (scipy's OpenBLAS runs one call
-    at a time across threads, numpy's does not: the features must not go through scipy's, and
-    the ordered sums lose nothing by it.) Equal to :func:`gram_core` to round-off. A lane for
-    each float64 array of ``scratch`` (a work space of at least min(chunk, n) p entries);
-    ``pool`` needs a free worker for each but the first; the caller holds BLAS to one thread.
+    Each lane takes the next row chunk c, computes Phi_c = max(X_c W^T, 0), its Gram term
+    Phi_c^T Phi_c (numpy runs ``A.T @ A`` as a symmetric rank-k update) and Phi_c^T y_c, and
+    adds the two terms to G and rhs in chunk order, so the numbers are the same on any number
+    of lanes. Only numpy's BLAS is called: scipy's OpenBLAS runs one call at a time across
+    threads (bench/README.md). Equal to :func:`gram_core` to round-off. A lane for each float64
+    array of ``scratch`` (a work space of at least min(chunk, n) p entries); ``pool`` needs a
+    free worker for each but the first; the caller holds BLAS to one thread.
     """
     n, p = X.shape[0], W.shape[0]
-    G = [np.zeros((p, p), order="F"), np.zeros(p)]
+    G, rhs = np.zeros((p, p)), np.zeros(p)
     slices = list(row_chunks(n, chunk))
     board = Board()
 
     def lane(space: np.ndarray) -> None:
+        term = np.empty((p, p))
         while (k := board.claim("chunk", len(slices))) is not None:
             s = slices[k]
-            rows = s.stop - s.start                  # Fortran-ordered (rows, p), contiguous:
-            Phi = space[:rows * p].reshape((rows, p), order="F")   # dsyrk copies nothing
-            Phi = np.matmul(X[s], W.T, out=Phi)
-            Phi = np.maximum(Phi, 0.0, out=Phi)
+            rows = s.stop - s.start              # Fortran-ordered (rows, p): X W^T is faster
+            Phi = space[:rows * p].reshape((rows, p), order="F")   # into it in numpy's BLAS
+            Phi = np.maximum(np.matmul(X[s], W.T, out=Phi), 0.0, out=Phi)
+            np.matmul(Phi.T, Phi, out=term)
+            projection = Phi.T @ y[s]
             with board.turn("sum", k):
-                G[0] = dsyrk(1.0, Phi, beta=1.0, c=G[0], trans=1, lower=1, overwrite_c=True)
-                G[1] = dgemv(1.0, Phi, y[s], beta=1.0, y=G[1], trans=1, overwrite_y=True)
+                np.add(G, term, out=G)
+                np.add(rhs, projection, out=rhs)
 
     run_lanes(pool, board, [partial(lane, space) for space in scratch])
-    return np.tril(G[0]) + np.tril(G[0], -1).T, G[1]
+    return G, rhs

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy._core.multiarray import _get_madvise_hugepage
 
-from theory.fast.memory import HUGE_PAGE_THRESHOLD, empty_small_pages
+from theory.fast.memory import HUGE_PAGE_THRESHOLD, block, empty_small_pages
 
 
 def _vm_flags(array: np.ndarray) -> set[str] | None:
@@ -66,3 +66,14 @@ def test_small_array_list_shape_and_bad_shape():
         empty_small_pages((3, -1))
     with pytest.raises(TypeError, match="shape"):
         empty_small_pages((3, 2.5))
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_block_is_a_contiguous_view_of_the_work_space(order):
+    flat = np.arange(40.0)
+    view = block(flat, 5, 3, 4, order=order)
+    assert view.shape == (3, 4) and np.shares_memory(view, flat)
+    assert view.flags.c_contiguous if order == "C" else view.flags.f_contiguous
+    np.testing.assert_array_equal(view, flat[5:17].reshape((3, 4), order=order))
+    with pytest.raises(ValueError, match="too few"):
+        block(flat, 30, 3, 4)

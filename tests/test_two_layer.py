@@ -325,8 +325,8 @@ def test_blas_gram_equals_the_numpy_gram(rng, activation):
 
 @pytest.mark.parametrize("lanes", [1, 2, 3])
 def test_lane_gram_equals_the_streamed_gram_on_any_number_of_lanes(rng, lanes):
-    """ReLU Gram matrix and right-hand side summed on lanes (features by numpy's BLAS, sums by
-    scipy's in chunk order): those of gram_core, and the same bits on any number of lanes."""
+    """ReLU Gram matrix and right-hand side summed on lanes (numpy's BLAS, terms added in chunk
+    order): those of gram_core, and the same bits on any number of lanes."""
     X = rng.standard_normal((203, 9))
     W = rng.standard_normal((13, 9))
     y = rng.standard_normal(203)

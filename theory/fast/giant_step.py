@@ -41,6 +41,7 @@ from ..linalg import row_chunks
 from ..two_layer import (Target, _ridge_core, _ridge_from_gram, gaussian_init, make_target,
                          sample_batch)
 from .lanes import Board, blas_threads, run_lanes
+from .memory import block as view
 from .memory import empty_small_pages
 from .ridge import lane_gram
 
@@ -62,12 +63,6 @@ def _scratch(lanes: int, rows: int, d: int, p: int) -> list[tuple[np.ndarray, np
     and for a (rows, p) mask. Allocated once, so its first touch is paid once."""
     return [(empty_small_pages(rows * (p + d) + d * p), empty_small_pages(rows * p, bool))
             for _ in range(max(1, lanes))]
-
-
-def _block(flat: np.ndarray, start: int, rows: int, cols: int, order: str = "C") -> np.ndarray:
-    """A contiguous (rows, cols) array on ``flat[start:]``, C- or Fortran-ordered."""
-    return flat[start:start + rows * cols].reshape((rows, cols),
-                                                   order="F" if order == "F" else "C")
 
 
 def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -112,7 +107,7 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
         """The Fortran-ordered (rows, p) block of chunk k on ``flat[start:]``: numpy computes
         X_c W0^T faster into it than into a C-ordered one, and M = mask r too."""
         s = slices[k]
-        return _block(flat, start, s.stop - s.start, p, order="F")
+        return view(flat, start, s.stop - s.start, p, order="F")
 
     def forward(k: int, floats: np.ndarray) -> np.ndarray:
         """Z = X_c W0^T of the k-th chunk, into the lane's work space."""
@@ -127,7 +122,7 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
     def step_chunks(space: tuple[np.ndarray, np.ndarray]) -> None:
         """Take chunks in order until none is left: their terms of the gradient and loss."""
         floats, bools = space
-        term = _block(floats, rows_max * p, d, p)
+        term = view(floats, rows_max * p, d, p)
         _, _, offset, early = board.get("fit")
         with np.errstate(over="ignore", invalid="ignore"):
             while (k := board.claim("step", len(slices))) is not None:
@@ -203,11 +198,11 @@ def _test_errors_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np
     p = readouts[0][0].shape[0]
 
     def lane(floats: np.ndarray) -> None:
-        inputs = _block(floats, rows_max * p, rows_max, d)
+        inputs = view(floats, rows_max * p, rows_max, d)
         while (k := board.claim("chunk", len(slices))) is not None:
             s = slices[k]
             rows = s.stop - s.start
-            buf = _block(floats, 0, rows, p, order="F")      # X W^T is faster into Fortran order
+            buf = view(floats, 0, rows, p, order="F")      # X W^T is faster into Fortran order
             with board.turn("draw", k):
                 Xt = rng.standard_normal(out=inputs[:rows])
             yt = target(Xt)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import mmap
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -50,3 +51,14 @@ def empty_small_pages(shape: int | Sequence[int], dtype: DTypeLike = np.float64
     pages = mmap.mmap(-1, nbytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     pages.madvise(mmap.MADV_NOHUGEPAGE)
     return np.frombuffer(pages, dtype=dtype).reshape(dims)
+
+
+def block(flat: np.ndarray, start: int, rows: int, cols: int,
+          order: Literal["C", "F"] = "C") -> np.ndarray:
+    """The contiguous (rows, cols) array, C- or Fortran-ordered, on ``flat[start:]``: a view
+    into a flat work space allocated once (for any ``rows`` up to the space's size, so a short
+    last chunk is contiguous too). Raises ``ValueError`` if the space is too small."""
+    if start < 0 or start + rows * cols > flat.size:
+        raise ValueError(f"flat has {flat.size} entries, too few for a ({rows}, {cols}) block "
+                         f"at {start}")
+    return flat[start:start + rows * cols].reshape((rows, cols), order=order)

@@ -24,6 +24,7 @@ from scipy.linalg.blas import dgemm, dgemv, dsyrk
 from .._validate import as_float_array, as_int
 from ..linalg import row_chunks
 from .lanes import Board, run_lanes
+from .memory import block
 
 __all__ = ["streamed_gram"]      # lane_gram: for the fast giant step, on validated input
 
@@ -96,8 +97,8 @@ def lane_gram(pool: Executor, scratch: Sequence[np.ndarray], X: np.ndarray, y: n
         term = np.empty((p, p))
         while (k := board.claim("chunk", len(slices))) is not None:
             s = slices[k]
-            rows = s.stop - s.start              # Fortran-ordered (rows, p): X W^T is faster
-            Phi = space[:rows * p].reshape((rows, p), order="F")   # into it in numpy's BLAS
+            # Fortran-ordered (rows, p): numpy's BLAS computes X W^T faster into it
+            Phi = block(space, 0, s.stop - s.start, p, order="F")
             Phi = np.maximum(np.matmul(X[s], W.T, out=Phi), 0.0, out=Phi)
             np.matmul(Phi.T, Phi, out=term)
             projection = Phi.T @ y[s]

@@ -76,18 +76,18 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
     One lane, the drawer, calls ``draw(rows)`` for the row chunks of ``X`` and ``y`` in order
     (:func:`_draw_rows`), then computes the linear fit ``A, B = linear_fit(X, y)`` and the
     offset A + X B, then calls ``after_fit()`` (the caller's next draw, if any), then steps
-    chunks like the others. Meanwhile ``forward_lanes`` lanes (default: all the others)
-    compute the first product X W0^T of each chunk as soon as it is drawn and keep
-    sigma'(W0 x) as a boolean mask (p bytes a sample) and f(x); once the offset is known, the
-    lanes take the chunks in order, give those stepped early their second product and step
-    the others in one pass. Each chunk's term of the gradient, X_c^T M_c (d x p, the
-    transposed gradient: OpenBLAS runs it faster than M_c^T X_c on these shapes), and of the
-    loss is added in chunk order, so the numbers are those of ``batch_gradient(X, y, W0, a0,
-    "relu", chunk, offset=A + X @ B)`` to round-off whatever the lanes and however fast the
-    draws. There is a lane for each work space of ``scratch`` (:func:`_scratch`); ``pool``
-    needs one free worker for each but the first, and at least one (the drawer); the caller
-    holds BLAS to one thread. Returns ``(A, B, offset, grad, loss, early)``, ``early`` the
-    number of chunks stepped in two passes.
+    chunks like the others. Meanwhile ``forward_lanes`` lanes (default: all the others) compute
+    the first product X W0^T of each chunk as soon as it is drawn and keep sigma'(W0 x) as a
+    boolean mask packed in bits (p / 8 bytes a sample) and f(x); once the offset is known, the
+    lanes take the chunks in order, give those stepped early their second product and step the
+    others in one pass. Each chunk's term of the gradient, X_c^T M_c (d x p, the transposed
+    gradient: OpenBLAS runs it faster than M_c^T X_c on these shapes), and of the loss is added
+    in chunk order, so the numbers are those of ``batch_gradient(X, y, W0, a0, "relu", chunk,
+    offset=A + X @ B)`` to round-off whatever the lanes and however fast the draws. There is a
+    lane for each work space of ``scratch`` (:func:`_scratch`); ``pool`` needs one free worker
+    for each but the first, and at least one (the drawer); the caller holds BLAS to one thread.
+    Returns ``(A, B, offset, grad, loss, early)``, ``early`` the number of chunks stepped in two
+    passes.
     """
     n, d = X.shape
     p = W0.shape[0]
@@ -96,9 +96,9 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
     slices = list(row_chunks(n, chunk))
     rows_max = min(chunk, n)
     f0 = np.empty(n)                               # f(x; W0, a0)
-    # sigma'(W0 x) = 1{<w_i, x> > 0} of the chunks stepped early, chunk c in a Fortran-ordered
-    # block at masks[start_c p:]: only their pages are touched
-    masks = empty_small_pages(n * p, dtype=bool)
+    # sigma'(W0 x) = 1{<w_i, x> > 0} of the chunks stepped early, packed 8 to a byte: fresh
+    # memory is slow to touch on the machines we measure, and (un)packing a chunk takes 0.2 ms
+    packed: list[np.ndarray | None] = [None] * len(slices)
     acc = np.zeros((d, p))                         # sum of X^T M: the transposed gradient
     loss = [0.0]
     board = Board()
@@ -113,11 +113,12 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
         """Z = X_c W0^T of the k-th chunk, into the lane's work space."""
         return np.matmul(X[slices[k]], W0.T, out=block(floats, k))
 
-    def forward_early(k: int, floats: np.ndarray) -> None:
-        s = slices[k]
+    def forward_early(k: int, space: tuple[np.ndarray, np.ndarray]) -> None:
+        floats, bools = space
         Z = forward(k, floats)
-        np.greater(Z, 0.0, out=block(masks, k, s.start * p))
-        f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
+        mask = np.greater(Z, 0.0, out=block(bools, k))
+        packed[k] = np.packbits(mask.reshape(-1, order="F"))
+        f0[slices[k]] = np.maximum(Z, 0.0, out=Z) @ a_scaled
 
     def step_chunks(space: tuple[np.ndarray, np.ndarray]) -> None:
         """Take chunks in order until none is left: their terms of the gradient and loss."""
@@ -129,7 +130,10 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
                 s = slices[k]
                 if k < early:
                     board.wait_count(("forwarded", k), 1)
-                    m = block(masks, k, s.start * p)
+                    bits, packed[k] = packed[k], None
+                    assert bits is not None            # set before ("forwarded", k) was bumped
+                    m = np.unpackbits(bits, count=(s.stop - s.start) * p).view(bool).reshape(
+                        (s.stop - s.start, p), order="F")
                 else:
                     Z = forward(k, floats)
                     m = np.greater(Z, 0.0, out=block(bools, k))
@@ -160,7 +164,7 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
             with np.errstate(over="ignore", invalid="ignore"):
                 while forwards and (k := board.claim("forward", len(slices))) is not None:
                     board.wait_count("drawn", k + 1)
-                    forward_early(k, space[0])
+                    forward_early(k, space)
                     board.bump(("forwarded", k))
             step_chunks(space)
         return run

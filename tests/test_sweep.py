@@ -3,6 +3,7 @@
 Also the `verify` mode fix: an inherited THEORY_FULL=1 selects full mode like `--full`.
 """
 
+import asyncio
 import json
 import os
 import signal
@@ -236,6 +237,26 @@ def test_rerun_with_the_same_arguments_recomputes_nothing(toy_sweep, tmp_path):
     assert [f.stat().st_mtime_ns for f in files] == mtimes
     assert json.loads((out / "sweep.json").read_text())["provenance"]["computed_runs"] == 0
     assert time.perf_counter() - start < 60     # no cluster, no kernel
+
+
+def test_sweep_kernels_are_not_interrupted_once_their_shutdown_has_begun(tmp_path, monkeypatch):
+    """jupyter_client sends SIGINT to every kernel it shuts down (a kernel still answering a
+    message then logs "KeyboardInterrupt caught in kernel."); the sweep's kernel manager skips
+    that interrupt once the shutdown has begun, and only then (a timed-out cell is still
+    interrupted)."""
+    from jupyter_client.manager import KernelManager
+
+    calls = []
+
+    async def record(self):
+        calls.append(self.shutting_down)
+
+    monkeypatch.setattr(KernelManager, "_async_interrupt_kernel", record)
+    manager = sw._kernel_manager_class({}, tmp_path)()
+    asyncio.run(manager._async_interrupt_kernel())
+    manager.shutting_down = True
+    asyncio.run(manager._async_interrupt_kernel())
+    assert calls == [False]
 
 
 # -- a worker dies mid-run ------------------------------------------------------------------------

@@ -182,6 +182,14 @@ def _kernel_manager_class(env: dict, sockets: Path) -> type:
             kw["env"] = {**kw.get("env", os.environ), **env}
             return await super().start_kernel(**kw)
 
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client sends SIGINT to every kernel it shuts down, before the shutdown
+            # request. The run is over by then; a kernel still answering a message logged
+            # "KeyboardInterrupt caught in kernel." to the sweep's output, now and then.
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
     return _SweepKernelManager
 
 

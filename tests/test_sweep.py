@@ -241,22 +241,32 @@ def test_rerun_with_the_same_arguments_recomputes_nothing(toy_sweep, tmp_path):
 
 def test_sweep_kernels_are_not_interrupted_once_their_shutdown_has_begun(tmp_path, monkeypatch):
     """jupyter_client sends SIGINT to every kernel it shuts down (a kernel still answering a
-    message then logs "KeyboardInterrupt caught in kernel."); the sweep's kernel manager skips
-    that interrupt once the shutdown has begun, and only then (a timed-out cell is still
-    interrupted)."""
+    message then logs "KeyboardInterrupt caught in kernel."). A real kernel started by the
+    sweep's kernel manager: interrupted while it runs (as a timed-out cell is), not when it is
+    shut down."""
     from jupyter_client.manager import KernelManager
 
-    calls = []
+    sent = []
+    signal_kernel = KernelManager._async_signal_kernel
 
-    async def record(self):
-        calls.append(self.shutting_down)
+    async def record(self, signum):
+        sent.append(signum)
+        await signal_kernel(self, signum)
 
-    monkeypatch.setattr(KernelManager, "_async_interrupt_kernel", record)
-    manager = sw._kernel_manager_class({}, tmp_path)()
-    asyncio.run(manager._async_interrupt_kernel())
-    manager.shutting_down = True
-    asyncio.run(manager._async_interrupt_kernel())
-    assert calls == [False]
+    monkeypatch.setattr(KernelManager, "_async_signal_kernel", record)
+    manager = sw._kernel_manager_class({}, tmp_path)(kernel_name="python3")
+
+    async def run():
+        await manager.start_kernel()
+        try:
+            await manager._async_interrupt_kernel()
+            assert sent == [signal.SIGINT]
+        finally:
+            await manager.shutdown_kernel()
+        assert not await manager.is_alive()
+
+    asyncio.run(run())
+    assert sent == [signal.SIGINT]          # none more at the shutdown
 
 
 # -- a worker dies mid-run ------------------------------------------------------------------------

@@ -227,7 +227,10 @@ class _Problem:
             if not np.all((self.mask == 0) | (self.mask == 1)):
                 raise ValueError("mask must contain only 0 and 1")
         self.L = len(shapes)
-        self.prefix: list[Any] = [None] + [np.empty((m, d_in)) for m, _ in shapes[1:]]
+        # prefix[l] = W_{l+1:1} (0-based); without inputs the end-to-end product is written
+        # straight into the residual buffer (one pass less over a d x d array in a step)
+        kept = shapes[1:] if self.inputs is not None else shapes[1:-1]
+        self.prefix: list[Any] = [None] + [np.empty((m, d_in)) for m, _ in kept]
         self.back = [np.empty((m, d_in)) for m, _ in shapes[:-1]]
         self.residual = np.empty(self.target.shape)
         self.B = np.empty((d_out, d_in)) if inputs is not None else None
@@ -235,13 +238,13 @@ class _Problem:
 
     def forward(self, layers: Sequence[np.ndarray]) -> float:
         """Prefix products, residual and the loss at ``layers`` (kept for the backward pass)."""
+        R = self.residual
         P = layers[0]
         for l in range(1, self.L):
-            np.matmul(layers[l], P, out=self.prefix[l])
-            P = self.prefix[l]
-        R = self.residual
+            into_residual = l == self.L - 1 and self.inputs is None
+            P = np.matmul(layers[l], P, out=R if into_residual else self.prefix[l])
         if self.inputs is None:
-            np.subtract(P, self.target, out=R)
+            np.subtract(P, self.target, out=R)                 # in place, unless L = 1
             if self.mask is not None:
                 np.multiply(R, self.mask, out=R)
             self.grad_end = R

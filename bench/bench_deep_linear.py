@@ -21,6 +21,12 @@ measured in the same run:
 (d) matrix completion at the authors' size (d = 1000, 20% observed): ms per step of the
     observed-entries path (``train_observed``) against the dense masked path, and the residual
     alone three ways (gathered at the pairs, blocked product, dense).
+(e) the products of a step alone (:func:`step_products`: the step's products on its own
+    operands, transposes and data flow, without the residual, the loss and the update) against
+    the bound of (a), paired the same way, at d = 800 and 1000: the bound's products reuse one
+    warm pair of operands and a step's cannot, so this is how far above the bound no step's
+    products can fall on this machine. Run last, so that its buffers do not change the memory
+    the runs of (a) get.
 
 Run: ``python bench/bench_deep_linear.py [--threads N]`` (``make bench``); ``--threads`` limits
 the BLAS threads (default: all).
@@ -32,6 +38,7 @@ import argparse
 import ctypes
 import ctypes.util
 import time
+from functools import partial
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -79,6 +86,35 @@ def keep_freed_memory() -> bool:
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
     kept_small = bool(mallopt(M_MMAP_THRESHOLD, 32 << 20))
     return kept_small and bool(mallopt(M_TRIM_THRESHOLD, (1 << 31) - 1))
+
+
+def step_products(weights0, inputs=None):
+    """The matrix products of one training step of :func:`theory.deep_linear.train` alone, as a
+    callable: forward ``P_l = W_l P_{l-1}`` (with inputs, then ``R = P_L X`` and ``R X^T``),
+    backward ``G_l = A_l P_{l-1}^T`` and ``A_{l-1} = W_l^T A_l`` (docs/01_law_of_parsimony.md),
+    each by ``np.matmul`` into its own preallocated output, on copies of ``weights0`` and fresh
+    buffers of the step's shapes: the products the step cannot avoid, on operands that are
+    distinct arrays as in a step, without the residual, the loss and the update."""
+    W = [np.array(w, dtype=float) for w in weights0]
+    d = W[0].shape[0]
+    L = len(W)
+    prefix = [W[0]] + [np.empty((d, d)) for _ in range(L - 1)]
+    end = np.empty((d, d))                        # R (the residual's shape; its values aside)
+    B = np.empty((d, d))
+    grads = [np.empty((d, d)) for _ in range(L)]
+    back = [np.empty((d, d)) for _ in range(L - 1)]
+
+    def run() -> None:
+        for l in range(1, L):
+            np.matmul(W[l], prefix[l - 1], out=prefix[l])
+        A = prefix[-1]
+        if inputs is not None:
+            np.matmul(prefix[-1], inputs, out=end)
+            A = np.matmul(end, inputs.T, out=B)
+        for l in range(L - 1, 0, -1):
+            np.matmul(A, prefix[l - 1].T, out=grads[l])
+            A = np.matmul(W[l].T, A, out=grads[0] if l == 1 else back[l - 1])
+    return run
 
 
 def paired_step(weights0, target, lr: float, steps: int, products: int, repeats: int = 5,
@@ -229,6 +265,41 @@ def bench_completion(rng) -> None:
           f"{1e3 * dense_residual:.2f} ms")
 
 
+def plain_products(A: np.ndarray, B: np.ndarray, C: np.ndarray, products: int) -> None:
+    """The bound of (a): ``products`` plain products of one warm pair into one output."""
+    for _ in range(products):
+        np.matmul(A, B, out=C)
+
+
+def seconds_of(call) -> float:
+    """Wall time of one ``call()``."""
+    t0 = clock()
+    call()
+    return clock() - t0
+
+
+def bench_step_products(rng) -> None:
+    print("(e) the products of a step alone (step_products) against the bound of (a); medians "
+          "(and range) of 5 paired ratios")
+    for d in (800, 1000):
+        W0 = dl.orthogonal_init(d, 3, 0.3, rng)
+        X = np.linalg.qr(rng.standard_normal((d, d)))[0]
+        A, B = rng.standard_normal((2, d, d))
+        C = np.empty((d, d))
+        for name, inputs, products in (("X = I", None, 6), ("inputs", X, 8)):
+            own = step_products(W0, inputs)
+            bound = partial(plain_products, A, B, C, products)
+            own()
+            bound()
+            ratios = []
+            for _ in range(5):
+                before, seconds, after = seconds_of(bound), seconds_of(own), seconds_of(bound)
+                ratios.append(2 * seconds / (before + after))
+            print(f"    d = {d:4d}, {name:>6}: {products} products of a step / {products} of one "
+                  f"warm pair = {np.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
+            del own
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None,
@@ -244,6 +315,7 @@ def main(argv=None) -> None:
         bench_equivalence(rng)
         bench_ratio(rng)
         bench_completion(rng)
+        bench_step_products(rng)
 
 
 if __name__ == "__main__":

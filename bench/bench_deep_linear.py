@@ -176,7 +176,7 @@ def bench_full_step(rng) -> None:
         mask = mc.observation_mask((d, d), 0.2, rng)
         paths = [("gd", {}, 6), ("momentum", dict(optimizer="momentum"), 6),
                  ("inputs", dict(inputs=X), 8), ("mask", dict(mask=mask), 6)]
-        steps = {400: 20, 800: 8, 1000: 5}[d]
+        steps = {400: 20, 800: 8, 1000: 12}[d]
         for name, kwargs, products in paths:
             target = Phi @ X if name == "inputs" else Phi
             step, bound, ratios = paired_step(W0, target, 1e-3, steps, products, **kwargs)

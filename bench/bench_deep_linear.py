@@ -88,6 +88,19 @@ def keep_freed_memory() -> bool:
     return kept_small and bool(mallopt(M_TRIM_THRESHOLD, (1 << 31) - 1))
 
 
+def plain_products(A: np.ndarray, B: np.ndarray, C: np.ndarray, products: int) -> None:
+    """The bound of (a): ``products`` plain products of one warm pair into one output."""
+    for _ in range(products):
+        np.matmul(A, B, out=C)
+
+
+def seconds_of(call) -> float:
+    """Wall time of one ``call()``."""
+    t0 = clock()
+    call()
+    return clock() - t0
+
+
 def step_products(weights0, inputs=None):
     """The matrix products of one training step of :func:`theory.deep_linear.train` alone, as a
     callable: forward ``P_l = W_l P_{l-1}`` (with inputs, then ``R = P_L X`` and ``R X^T``),
@@ -131,16 +144,14 @@ def paired_step(weights0, target, lr: float, steps: int, products: int, repeats:
     C = np.empty((d, d))
     np.matmul(A, B, out=C)
 
+    plain = partial(plain_products, A, B, C, products)
+
     def bound() -> float:
-        t0 = clock()
-        for _ in range(products):
-            np.matmul(A, B, out=C)
-        return clock() - t0
+        return seconds_of(plain)
 
     def train(n: int) -> float:
-        t0 = clock()
-        dl.train(weights0, target, lr=lr, steps=n, log_every=10**9, **kwargs)
-        return clock() - t0
+        return seconds_of(partial(dl.train, weights0, target, lr=lr, steps=n, log_every=10**9,
+                                  **kwargs))
 
     train(1)                                                     # warm-up
     step_times, bounds, ratios = [], [], []
@@ -263,19 +274,6 @@ def bench_completion(rng) -> None:
     print(f"    residual alone ({rows.size} observed entries): gathered {1e3 * residual:.2f} ms, "
           f"blocked product (the step's) {1e3 * blocked:.2f} ms, dense "
           f"{1e3 * dense_residual:.2f} ms")
-
-
-def plain_products(A: np.ndarray, B: np.ndarray, C: np.ndarray, products: int) -> None:
-    """The bound of (a): ``products`` plain products of one warm pair into one output."""
-    for _ in range(products):
-        np.matmul(A, B, out=C)
-
-
-def seconds_of(call) -> float:
-    """Wall time of one ``call()``."""
-    t0 = clock()
-    call()
-    return clock() - t0
 
 
 def bench_step_products(rng) -> None:

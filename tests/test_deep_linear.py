@@ -285,10 +285,21 @@ def assert_same_run(fast, plain, atol=1e-14, rtol=1e-12):
 
 
 # -- fast paths (theory.fast.deep_linear) == the plain loop on theory.training.run --------------
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "not-fused"])
 @pytest.mark.parametrize("case", ["gd", "momentum", "inputs", "mask", "lr_scale",
                                   "momentum+lr_scale", "rectangular"])
-def test_fast_path_equals_the_plain_loop(rng, case):
-    # d = 70 > SMALL_WIDTH: the whole-stack loop; the small-chain loop is tested below
+def test_fast_path_equals_the_plain_loop(rng, case, fused, monkeypatch):
+    # d = 70 > SMALL_WIDTH: the whole-stack loop; the small-chain loop is tested below. With
+    # fused, every step must go through the updates fused into the products (counted).
+    calls = []
+    if fused:
+        if not fast_dl.blas.available():
+            pytest.skip("numpy's BLAS is not an OpenBLAS")
+        real = fast_dl._fused_backward
+        monkeypatch.setattr(fast_dl, "_fused_backward",
+                            lambda *args: calls.append(1) or real(*args))
+    else:
+        monkeypatch.setattr(fast_dl.blas, "available", lambda: False)
     d = 70 if case in ("gd", "momentum") else 9
     Phi, W0 = small_problem(rng, d=d, L=3)
     kw = dict(lr=0.03, steps=25, log_every=4)
@@ -308,10 +319,13 @@ def test_fast_path_equals_the_plain_loop(rng, case):
         W0 = dl.orthogonal_init(5, 3, 0.9, rng, d_in=4, d_out=3)
         X, Phi = rng.standard_normal((4, 6)) / math.sqrt(6), rng.standard_normal((3, 6))
         kw.update(inputs=X, lr=0.05)
+    if fused:                       # the layers here are smaller than fused=None fuses
+        monkeypatch.setattr(fast_dl, "FUSE_MIN_ENTRIES", 1)
     fast = dl.train(W0, Phi, **kw)
     plain = dl.train(W0, Phi, fast=False, **kw)
     assert_same_run(fast, plain)
     assert fast.n_steps == 25 and np.all(np.isfinite(fast.losses))
+    assert len(calls) == (25 if fused else 0)
 
 
 def test_small_chain_loop_equals_the_plain_loop(rng):
@@ -349,6 +363,11 @@ def test_fast_train_in_place_validates_its_arguments(rng):
     with pytest.raises(ValueError, match="lr_scale"):
         fast_dl.train_in_place(problem, list(W0), make_optimizer("gd", lr=0.1,
                                                                    lr_scale=[1.0]), steps=2)
+    with pytest.raises(TypeError, match="fused"):
+        fast_dl.train_in_place(problem, list(W0), gd, steps=2, fused="yes")
+    one = dl._problem(list(W0[:1]), Phi, None, None)
+    with pytest.raises(ValueError, match="fused"):                 # L = 1: nothing to fuse
+        fast_dl.train_in_place(one, list(W0[:1]), gd, steps=2, fused=True)
 
 
 def test_frame_degenerate_input_raises(rng):
@@ -800,9 +819,11 @@ def test_blocked_threaded_stack_update_is_bit_identical_to_the_plain_one(rng, mo
         fast_dl._StackUpdate(W, G, b, lr, momentum, 0)
 
 
+@pytest.mark.parametrize("fuse_min", [1, 10**9], ids=["fused", "not-fused"])
 @pytest.mark.parametrize("optimizer", ["gd", "momentum"])
-def test_fast_path_with_small_blocks_and_threads_equals_the_plain_loop(rng, optimizer,
+def test_fast_path_with_small_blocks_and_threads_equals_the_plain_loop(rng, optimizer, fuse_min,
                                                                         monkeypatch):
+    monkeypatch.setattr(fast_dl, "FUSE_MIN_ENTRIES", fuse_min)
     monkeypatch.setattr(fast_dl, "UPDATE_BLOCK", 500)
     monkeypatch.setattr(fast_dl, "UPDATE_MIN_PART", 2000)
     monkeypatch.setattr(fast_dl, "_update_threads", lambda: 3)

@@ -22,11 +22,14 @@ measured in the same run:
     observed-entries path (``train_observed``) against the dense masked path, and the residual
     alone three ways (gathered at the pairs, blocked product, dense).
 (e) the products of a step alone (:func:`step_products`: the step's products on its own
-    operands, transposes and data flow, without the residual, the loss and the update) against
-    the bound of (a), paired the same way, at d = 800 and 1000: the bound's products reuse one
-    warm pair of operands and a step's cannot, so this is how far above the bound no step's
-    products can fall on this machine. Run last, so that its buffers do not change the memory
-    the runs of (a) get.
+    operands, transposes and data flow, each by ``np.matmul`` into its own output, without the
+    residual, the loss and the update) against the bound of (a), paired the same way, at
+    d = 800 and 1000: the bound's products reuse one warm pair of operands and a step's
+    cannot, so this is what a step costs that writes every gradient out before updating. The
+    fast path of (a) adds the gradient products into the layers or the momentum buffers
+    instead (:mod:`theory.fast.blas`), which skips BLAS's zeroing of each output and the
+    gradients' write-out, and can go below it. Run last, so that its buffers do not change the
+    memory the runs of (a) get.
 
 Run: ``python bench/bench_deep_linear.py [--threads N]`` (``make bench``); ``--threads`` limits
 the BLAS threads (default: all).

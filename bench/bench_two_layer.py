@@ -18,6 +18,10 @@ bound by shape the work no product does, timed chunk by chunk in the same run
 standard-normal draws of the batch and the test set (no run with these draws is faster, page
 faults aside), and then also the element-wise passes as numpy runs them (no run of this
 algorithm in numpy is faster, page faults aside; fused compiled passes could be cheaper).
+The same runs are then repeated with a ``theory.giant_step.Workspace`` passed from call to
+call (after one call that fills it), as a loop over seeds or batch sizes would pass it: the
+batch and the lanes' work spaces keep their pages, so these runs skip the kernel's first touch
+of about 1.1 GiB that every call without a workspace pays; their results must be the same.
 Nothing is asserted. The phase profile calls the public functions one after the other, so the
 random draws show there as serial time; inside ``single_step_protocol`` every phase runs on
 lanes (``theory.fast.lanes``: one thread per BLAS thread, each calling BLAS on one thread), and
@@ -33,6 +37,7 @@ Usage: ``python bench/bench_two_layer.py [--threads N] [--n-exponent 2.0] [--rep
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import resource
 import time
@@ -213,23 +218,30 @@ def main() -> None:
     with threadpool_limits(limits=args.threads, user_api="blas"):
         print(f"single-step protocol d={d} p={p} n={n} n_test={n_test} "
               f"(threads: {args.threads or 'all'}, {args.repeats} runs)")
-        runs = []
-        for _ in range(args.repeats):
-            rate = matmul_rate(d, p, chunk)
-            by_shape = shape_seconds(d, p, n, n_test, chunk)
-            draws, element_wise = other_seconds(d, p, n, n_test, chunk)
-            before = resource.getrusage(resource.RUSAGE_SELF)
-            wall0 = time.perf_counter()
-            res = gs.single_step_protocol(d, p, n, np.random.default_rng(args.seed),
-                                          n_test=n_test, random_features=False)
-            wall = time.perf_counter() - wall0
-            after = resource.getrusage(resource.RUSAGE_SELF)
-            bound = res.flops / (rate * 1e9)
-            runs.append((wall, bound, by_shape, draws, element_wise))
-            print(f"  run: wall {wall:6.2f} s, bound {bound:6.2f} s ({rate:.1f} GFLOP/s), "
-                  f"ratio {wall / bound:.2f}; by shape {by_shape:6.2f} s, ratio "
-                  f"{wall / by_shape:.2f}; CPU user {after.ru_utime - before.ru_utime:.1f} s, "
-                  f"kernel {after.ru_stime - before.ru_stime:.1f} s (page faults of fresh memory)")
+        def protocol_runs(workspace: gs.Workspace | None) -> list[tuple[float, ...]]:
+            runs = []
+            for _ in range(args.repeats):
+                rate = matmul_rate(d, p, chunk)
+                by_shape = shape_seconds(d, p, n, n_test, chunk)
+                draws, element_wise = other_seconds(d, p, n, n_test, chunk)
+                before = resource.getrusage(resource.RUSAGE_SELF)
+                wall0 = time.perf_counter()
+                res = gs.single_step_protocol(d, p, n, np.random.default_rng(args.seed),
+                                              n_test=n_test, random_features=False,
+                                              workspace=workspace)
+                wall = time.perf_counter() - wall0
+                after = resource.getrusage(resource.RUSAGE_SELF)
+                bound = res.flops / (rate * 1e9)
+                runs.append((wall, bound, by_shape, draws, element_wise, res))
+                print(f"  run: wall {wall:6.2f} s, bound {bound:6.2f} s ({rate:.1f} GFLOP/s), "
+                      f"ratio {wall / bound:.2f}; by shape {by_shape:6.2f} s, ratio "
+                      f"{wall / by_shape:.2f}; CPU user {after.ru_utime - before.ru_utime:.1f} "
+                      f"s, kernel {after.ru_stime - before.ru_stime:.1f} s (page faults of "
+                      f"fresh memory)")
+            return runs
+
+        runs = protocol_runs(None)
+        res = runs[-1][5]
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20   # KiB -> GiB
         wall = min(run[0] for run in runs)
         bound = min(run[1] for run in runs)
@@ -259,6 +271,22 @@ def main() -> None:
         print(f"  peak RSS         {peak:8.2f} GiB (goal <= 2 GiB; process total)")
         print(f"  achieved         {res.flops / wall / 1e9:8.1f} GFLOP/s")
         print(f"  test MSE         one step {res.one_step:.4f}   linear {res.linear:.4f}")
+
+        print("the same runs with a Workspace kept from call to call (as a loop over seeds or "
+              "batch sizes would pass it), after one call that filled it:")
+        workspace = gs.Workspace()
+        gs.single_step_protocol(d, p, n, np.random.default_rng(args.seed), n_test=n_test,
+                                random_features=False, workspace=workspace)
+        warm = protocol_runs(workspace)
+        warm_ratios = sorted(run[0] / run[1] for run in warm)
+        warm_wall, warm_bound = min(run[0] for run in warm), min(run[1] for run in warm)
+        same = all(np.array_equal(dataclasses.astuple(run[5]), dataclasses.astuple(res),
+                                  equal_nan=True) for run in warm)   # NaN: no random features
+        print(f"  wall time        {warm_wall:8.2f} s   (best of {len(warm)}), flop bound "
+              f"{warm_bound:.2f} s: ratio {warm_wall / warm_bound:.2f} (goal <= 1.25; per run "
+              f"{', '.join(f'{r:.2f}' for r in warm_ratios)}); results the same as without: "
+              f"{'yes' if same else 'NO'}; workspace {workspace.nbytes / 2**30:.2f} GiB")
+        del workspace
 
         print("where the time goes (public functions, one phase at a time; the protocol itself "
               "overlaps the batch's draws with the products and streams the test set):")

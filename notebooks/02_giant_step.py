@@ -754,12 +754,15 @@ plt.show()
 # NBVAL_IGNORE_OUTPUT
 proto = {}
 proto_rngs = section_rngs["proto"].spawn(PROTO_SEEDS)
+workspace = gs.Workspace()               # the batch's memory, kept from one run to the next
 for kappa in PROTO_KAPPAS:
     n = int(PROTO_D**kappa)              # floor, as np.logspace(..., dtype=int) in [code]
-    runs = [gs.single_step_protocol(PROTO_D, PROTO_P, n, r, n_test=PROTO_TEST)
+    runs = [gs.single_step_protocol(PROTO_D, PROTO_P, n, r, n_test=PROTO_TEST,
+                                    workspace=workspace)
             for r in proto_rngs]
     proto[kappa] = {key: np.array([getattr(r, key) for r in runs])
                     for key in ("one_step", "random_features", "linear")}
+del workspace
 print("done")
 
 # %%

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy._core.multiarray import _get_madvise_hugepage
 
-from theory.fast.memory import HUGE_PAGE_THRESHOLD, block, empty_small_pages
+from theory.fast.memory import HUGE_PAGE_THRESHOLD, Workspace, block, empty_small_pages
 
 
 def _vm_flags(array: np.ndarray) -> set[str] | None:
@@ -77,3 +77,34 @@ def test_block_is_a_contiguous_view_of_the_work_space(order):
     np.testing.assert_array_equal(view, flat[5:17].reshape((3, 4), order=order))
     with pytest.raises(ValueError, match="too few"):
         block(flat, 30, 3, 4)
+
+
+def test_workspace_reuses_a_buffer_that_fits_and_grows_one_that_does_not():
+    ws = Workspace()
+    a = ws.take("batch", (100, 50))
+    assert a.shape == (100, 50) and a.dtype == np.float64 and a.flags.c_contiguous
+    a[:] = 1.0
+    smaller = ws.take("batch", (30, 7))
+    assert smaller.shape == (30, 7) and np.shares_memory(smaller, a)      # the same pages
+    larger = ws.take("batch", (200, 50))
+    assert larger.shape == (200, 50) and not np.shares_memory(larger, a)  # a new buffer
+    assert ws.nbytes == 200 * 50 * 8
+
+
+def test_workspace_names_and_dtypes_never_share_memory():
+    ws = Workspace()
+    x, y = ws.take("x", 1000), ws.take("y", 1000)
+    masks = ws.take("x", (10, 10), bool)
+    assert masks.dtype == bool
+    assert not np.shares_memory(x, y) and not np.shares_memory(x, masks)
+    assert ws.nbytes == 2 * 1000 * 8 + 100
+
+
+def test_workspace_rejects_bad_input():
+    ws = Workspace()
+    with pytest.raises(TypeError, match="name"):
+        ws.take("", 3)
+    with pytest.raises(TypeError, match="name"):
+        ws.take(3, 3)
+    with pytest.raises(ValueError, match="shape"):
+        ws.take("x", (3, -1))

@@ -172,6 +172,33 @@ def test_fast_protocol_equals_the_plain_protocol(readout):
     assert public[0].one_step == fast[0] and public[1].one_step == plain[0]
 
 
+def test_protocol_with_a_workspace_gives_the_same_bits_as_without(monkeypatch):
+    """A workspace passed from call to call (batch sizes up and down, so its buffers are reused
+    and grown) changes no number, even when it holds garbage: every array taken from it is
+    written before it is read."""
+    ws = gs.Workspace()
+    kw = dict(n_test=300, chunk=64)
+    for n in (700, 300, 900):
+        for buffer in ws._buffers.values():        # poison what the last call left
+            buffer[...] = np.nan if buffer.dtype.kind == "f" else True
+        with_ws = gs.single_step_protocol(30, 40, n, np.random.default_rng(n), workspace=ws,
+                                          **kw)
+        assert with_ws == gs.single_step_protocol(30, 40, n, np.random.default_rng(n), **kw)
+    assert ws.nbytes >= 900 * 30 * 8                # the batch of the largest call is kept
+    taken = []
+    real_take = gs.Workspace.take
+    monkeypatch.setattr(gs.Workspace, "take",
+                        lambda self, name, *args: taken.append(name) or real_take(self, name,
+                                                                                   *args))
+    gs.single_step_protocol(30, 40, 500, np.random.default_rng(1), workspace=ws, **kw)
+    assert {"batch", "labels", "lane 0"} <= set(taken)
+    with pytest.raises(TypeError, match="workspace"):
+        gs.single_step_protocol(30, 40, 500, np.random.default_rng(1), workspace={}, **kw)
+    with pytest.raises(ValueError, match="workspace"):
+        gs.single_step_protocol(30, 40, 500, np.random.default_rng(1), workspace=ws,
+                                fast=False, **kw)
+
+
 def _lanes(count):
     """A pool for ``count`` lanes and the lanes' work spaces for d = 9, p = 14, 64-row chunks."""
     return ThreadPoolExecutor(max(count - 1, 1)), fast_gs._scratch(count, 64, 9, 14)

@@ -14,7 +14,8 @@ features sigma(X W0^T)/sqrt p. Two experiments:
 * :func:`single_step_protocol`: one seed of the official ``single_step`` notebook of Dandi et
   al. [code] (notebook 02, section 7). Its plain version is :func:`_single_step_plain` below,
   the numbers of the default ``fast=True`` come from :mod:`theory.fast.giant_step` (worker
-  thread for the random draws, BLAS-level ridge), equal to round-off (tests/test_two_layer.py).
+  thread for the random draws, BLAS-level ridge), equal to round-off (tests/test_two_layer.py);
+  a :class:`Workspace` passed from call to call keeps the batch's memory.
 
 The model, its gradient and the ridge readout are in :mod:`theory.two_layer`.
 """
@@ -28,12 +29,13 @@ import numpy as np
 from ._validate import as_choice, as_float, as_generator, as_int
 from .errors import DivergenceError, check_loss
 from .fast import giant_step as _fast
+from .fast.memory import Workspace
 from .two_layer import (DEFAULT_CHUNK, ActivationLike, Target, batch_gradient,
                         gaussian_init, giant_steps, learning_rate, linear_fit, make_target,
                         mean_squared_error, ridge_readout, sample_batch, symmetric_init)
 
 __all__ = ["ReadoutComparison", "one_step_vs_random_features", "ProtocolResult",
-           "single_step_protocol", "protocol_flops"]
+           "single_step_protocol", "protocol_flops", "Workspace"]
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,8 @@ def _single_step_plain(d: int, p: int, n: int, rng: np.random.Generator, lam: fl
 def single_step_protocol(d: int, p: int, n: int, rng: np.random.Generator, *,
                          lam: float = 1.0, lr_scale: float = 10.0, n_test: int = 100_000,
                          readout: str = "same", random_features: bool = True,
-                         chunk: int = DEFAULT_CHUNK, fast: bool = True) -> ProtocolResult:
+                         chunk: int = DEFAULT_CHUNK, fast: bool = True,
+                         workspace: Workspace | None = None) -> ProtocolResult:
     """One seed of the official ``single_step`` notebook of Dandi et al. [code].
 
     Gaussian init (W0 = N(0,1)/sqrt d, a0 = N(0,1)/sqrt p), ReLU, teacher
@@ -156,6 +159,12 @@ def single_step_protocol(d: int, p: int, n: int, rng: np.random.Generator, *,
     for random features (same W0, data, lambda) and for the linear predictor A + x.B.
     ``fast=False`` runs the plain version (:func:`_single_step_plain`); the default runs
     :func:`theory.fast.giant_step.single_step_errors` (same draws, equal to round-off).
+
+    ``workspace`` (a :class:`Workspace`, fast path only) keeps the batch's memory (n d floats)
+    and the work spaces from one call to the next: a loop over seeds or batch sizes that passes
+    the same workspace touches fresh pages once instead of once a call (the first touch of a
+    1 GiB batch cost 0.7-3.0 s of kernel time a call on our third bench machine;
+    bench/README.md). The results do not depend on it.
     """
     d = as_int("d", d, minimum=2)
     p = as_int("p", p, minimum=1)
@@ -170,8 +179,16 @@ def single_step_protocol(d: int, p: int, n: int, rng: np.random.Generator, *,
         raise TypeError(f"random_features must be a bool, got {random_features!r}")
     if not isinstance(fast, bool):
         raise TypeError(f"fast must be a bool, got {fast!r}")
-    run = _fast.single_step_errors if fast else _single_step_plain
-    _, one_step, random, linear = run(d, p, n, rng, lam, lr_scale, n_test, readout,
-                                      random_features, chunk)
+    if workspace is not None and not isinstance(workspace, Workspace):
+        raise TypeError(f"workspace must be a theory.giant_step.Workspace or None, got "
+                        f"{type(workspace).__name__}")
+    if workspace is not None and not fast:
+        raise ValueError("workspace is used by the fast path only; drop it or fast=False")
+    if fast:
+        _, one_step, random, linear = _fast.single_step_errors(
+            d, p, n, rng, lam, lr_scale, n_test, readout, random_features, chunk, workspace)
+    else:
+        _, one_step, random, linear = _single_step_plain(d, p, n, rng, lam, lr_scale, n_test,
+                                                         readout, random_features, chunk)
     return ProtocolResult(one_step, random, linear,
                           protocol_flops(n, d, p, n_test, random_features))

@@ -14,7 +14,9 @@ four ways:
   Generator) while the other lanes compute the first product X W0^T of each chunk as soon as
   it is drawn (:func:`_step_in_lanes`);
 * the batch lives on ordinary pages, not huge ones (:mod:`theory.fast.memory`): its first
-  touch costs the kernel less on the virtual machines this collection is measured on;
+  touch costs the kernel less on the virtual machines this collection is measured on; with a
+  :class:`theory.fast.memory.Workspace` (``workspace=``), the batch and the lanes' work
+  spaces keep their pages from one call to the next, and only the first call touches them;
 * the ridge Gram matrix is summed chunk by chunk, each term a symmetric rank-k update
   (:func:`theory.fast.ridge.lane_gram`), and the test set is drawn chunk by chunk into each
   lane's buffer (:func:`_test_errors_in_lanes`), so its n_test x d inputs never sit in memory
@@ -42,7 +44,7 @@ from ..two_layer import (Target, _ridge_core, _ridge_from_gram, gaussian_init, m
                          sample_batch)
 from .lanes import Board, blas_threads, run_lanes
 from .memory import block as view
-from .memory import empty_small_pages
+from .memory import Workspace, empty_small_pages
 from .ridge import lane_gram
 
 __all__: list[str] = []      # called by theory.giant_step.single_step_protocol on validated input
@@ -57,12 +59,23 @@ def _draw_rows(rng: np.random.Generator, target: Target, X: np.ndarray, y: np.nd
     y[rows] = target(X[rows])
 
 
-def _scratch(lanes: int, rows: int, d: int, p: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _take(workspace: Workspace | None, name: str, shape: int | tuple[int, ...],
+          dtype: type = np.float64) -> np.ndarray:
+    """An uninitialised array from ``workspace`` (:class:`theory.fast.memory.Workspace`), or a
+    fresh one on ordinary pages (:func:`theory.fast.memory.empty_small_pages`) without one."""
+    if workspace is None:
+        return empty_small_pages(shape, dtype)
+    return workspace.take(name, shape, dtype)
+
+
+def _scratch(lanes: int, rows: int, d: int, p: int, workspace: Workspace | None = None
+             ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each lane's work space for all phases, on ordinary pages (:mod:`theory.fast.memory`):
     ``(floats, bools)`` with room for a (rows, p) and a (rows, d) block and a (d, p) term,
-    and for a (rows, p) mask. Allocated once, so its first touch is paid once."""
-    return [(empty_small_pages(rows * (p + d) + d * p), empty_small_pages(rows * p, bool))
-            for _ in range(max(1, lanes))]
+    and for a (rows, p) mask. Allocated once a call (or taken from ``workspace``), so its
+    first touch is paid once."""
+    return [(_take(workspace, f"lane {j}", rows * (p + d) + d * p),
+             _take(workspace, f"lane {j} mask", rows * p, bool)) for j in range(max(1, lanes))]
 
 
 def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -222,11 +235,14 @@ def _test_errors_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np
 
 def single_step_errors(d: int, p: int, n: int, rng: np.random.Generator, lam: float,
                        lr_scale: float, n_test: int, readout: str, random_features: bool,
-                       chunk: int) -> tuple[np.ndarray, float, float, float]:
+                       chunk: int, workspace: Workspace | None = None
+                       ) -> tuple[np.ndarray, float, float, float]:
     """The single-step protocol on validated input: ``(W1, one_step, random_features, linear)``.
 
     Same arguments, draws and numbers as ``theory.giant_step._single_step_plain``; on as many
-    lanes as BLAS may use threads when it is called, each lane calling BLAS on one thread.
+    lanes as BLAS may use threads when it is called, each lane calling BLAS on one thread. The
+    batch, its labels and the lanes' work spaces come from ``workspace`` when one is given
+    (kept for the next call), else from fresh memory.
     """
     target = make_target("giant_step_teacher")
     W0, a0 = gaussian_init(d, p, rng)
@@ -240,8 +256,8 @@ def single_step_errors(d: int, p: int, n: int, rng: np.random.Generator, lam: fl
 
     with ThreadPoolExecutor(max_workers=max(lanes - 1, 1)) as pool, \
             threadpool_limits(limits=1, user_api="blas"):
-        scratch = _scratch(lanes, min(chunk, max(n, n_test)), d, p)
-        X, y = empty_small_pages((n, d)), np.empty(n)
+        scratch = _scratch(lanes, min(chunk, max(n, n_test)), d, p, workspace)
+        X, y = _take(workspace, "batch", (n, d)), _take(workspace, "labels", n)
         A, B, offset, grad, loss, _ = _step_in_lanes(
             pool, scratch, X, y, partial(_draw_rows, rng, target, X, y), W0, a0, chunk,
             after_fit=draw_fresh)

@@ -183,7 +183,8 @@ def single_step_protocol(d: int, p: int, n: int, rng: np.random.Generator, *,
         raise TypeError(f"workspace must be a theory.giant_step.Workspace or None, got "
                         f"{type(workspace).__name__}")
     if workspace is not None and not fast:
-        raise ValueError("workspace is used by the fast path only; drop it or fast=False")
+        raise ValueError("workspace is used by the fast path only: pass fast=True or no "
+                         "workspace")
     if fast:
         _, one_step, random, linear = _fast.single_step_errors(
             d, p, n, rng, lam, lr_scale, n_test, readout, random_features, chunk, workspace)

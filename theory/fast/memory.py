@@ -63,8 +63,9 @@ class Workspace:
     kept under ``name`` (on ordinary pages, :func:`empty_small_pages`), allocated on the first
     call and again only when a later call needs more. Arrays under different names never share
     memory; an array taken under a name is overwritten by the next :meth:`take` of that name,
-    so a workspace serves one call at a time (not two threads or two calls at once). Nothing
-    in a result depends on the workspace: every array taken is written before it is read.
+    so a workspace serves one call at a time (not two threads or two calls at once). The
+    functions that take one write every array they take before reading it, so none of their
+    results depends on what a workspace held (``tests/test_two_layer.py`` poisons it).
     """
 
     def __init__(self) -> None:

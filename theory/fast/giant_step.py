@@ -44,7 +44,7 @@ from ..two_layer import (Target, _ridge_core, _ridge_from_gram, gaussian_init, m
                          sample_batch)
 from .lanes import Board, blas_threads, run_lanes
 from .memory import block as view
-from .memory import Workspace, empty_small_pages
+from .memory import Workspace
 from .ridge import lane_gram
 
 __all__: list[str] = []      # called by theory.giant_step.single_step_protocol on validated input
@@ -59,23 +59,15 @@ def _draw_rows(rng: np.random.Generator, target: Target, X: np.ndarray, y: np.nd
     y[rows] = target(X[rows])
 
 
-def _take(workspace: Workspace | None, name: str, shape: int | tuple[int, ...],
-          dtype: type = np.float64) -> np.ndarray:
-    """An uninitialised array from ``workspace`` (:class:`theory.fast.memory.Workspace`), or a
-    fresh one on ordinary pages (:func:`theory.fast.memory.empty_small_pages`) without one."""
-    if workspace is None:
-        return empty_small_pages(shape, dtype)
-    return workspace.take(name, shape, dtype)
-
-
 def _scratch(lanes: int, rows: int, d: int, p: int, workspace: Workspace | None = None
              ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each lane's work space for all phases, on ordinary pages (:mod:`theory.fast.memory`):
     ``(floats, bools)`` with room for a (rows, p) and a (rows, d) block and a (d, p) term,
-    and for a (rows, p) mask. Allocated once a call (or taken from ``workspace``), so its
-    first touch is paid once."""
-    return [(_take(workspace, f"lane {j}", rows * (p + d) + d * p),
-             _take(workspace, f"lane {j} mask", rows * p, bool)) for j in range(max(1, lanes))]
+    and for a (rows, p) mask. Taken from ``workspace`` (a fresh one by default) once a call,
+    so its first touch is paid at most once a call."""
+    space = Workspace() if workspace is None else workspace
+    return [(space.take(f"lane {j}", rows * (p + d) + d * p),
+             space.take(f"lane {j} mask", rows * p, bool)) for j in range(max(1, lanes))]
 
 
 def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -242,12 +234,13 @@ def single_step_errors(d: int, p: int, n: int, rng: np.random.Generator, lam: fl
     Same arguments, draws and numbers as ``theory.giant_step._single_step_plain``; on as many
     lanes as BLAS may use threads when it is called, each lane calling BLAS on one thread. The
     batch, its labels and the lanes' work spaces come from ``workspace`` when one is given
-    (kept for the next call), else from fresh memory.
+    (kept for the next call), else from a fresh one (freed with the call).
     """
     target = make_target("giant_step_teacher")
     W0, a0 = gaussian_init(d, p, rng)
     lr = lr_scale * np.sqrt(n * p)
     lanes = blas_threads()
+    workspace = Workspace() if workspace is None else workspace
     fresh: list[tuple[np.ndarray, np.ndarray]] = []
 
     def draw_fresh() -> None:
@@ -257,7 +250,7 @@ def single_step_errors(d: int, p: int, n: int, rng: np.random.Generator, lam: fl
     with ThreadPoolExecutor(max_workers=max(lanes - 1, 1)) as pool, \
             threadpool_limits(limits=1, user_api="blas"):
         scratch = _scratch(lanes, min(chunk, max(n, n_test)), d, p, workspace)
-        X, y = _take(workspace, "batch", (n, d)), _take(workspace, "labels", n)
+        X, y = workspace.take("batch", (n, d)), workspace.take("labels", n)
         A, B, offset, grad, loss, _ = _step_in_lanes(
             pool, scratch, X, y, partial(_draw_rows, rng, target, X, y), W0, a0, chunk,
             after_fit=draw_fresh)

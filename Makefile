@@ -13,7 +13,7 @@ NBVAL   = -p no:python --nbval-lax --nbval-current-env \
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,nb,docs]"
+	$(PY) -m pip install --quiet -e ".[test,nb,docs,fast]"
 	@touch $(STAMP)
 
 ## verify: run every notebook, print the claims table, exit 1 on any failed claim

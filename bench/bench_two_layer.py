@@ -16,8 +16,9 @@ time what the rest costs (draws, page faults, element-wise passes). Two floors a
 bound by shape the work no product does, timed chunk by chunk in the same run
 (:func:`other_seconds`) and spread evenly over the cores: the serial
 standard-normal draws of the batch and the test set (no run with these draws is faster, page
-faults aside), and then also the element-wise passes as numpy runs them (no run of this
-algorithm in numpy is faster, page faults aside; fused compiled passes could be cheaper).
+faults aside), and then also the element-wise passes as the fast path runs them
+(``theory.fast.kernels``: compiled by numba where it is installed, else numpy's; no run of
+these passes is faster, page faults aside).
 The same runs are then repeated with a ``theory.giant_step.Workspace`` passed from call to
 call (after one call that fills it), as a loop over seeds or batch sizes would pass it: the
 batch and the lanes' work spaces keep their pages, so these runs skip the kernel's first touch
@@ -47,6 +48,7 @@ from threadpoolctl import threadpool_limits
 
 from theory import giant_step as gs
 from theory import two_layer as tl
+from theory.fast import kernels
 from theory.fast.lanes import blas_threads
 
 
@@ -114,8 +116,10 @@ def other_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
     :func:`shape_seconds`: ``(draws, element-wise)`` seconds for the whole protocol.
 
     Draws: the standard-normal fill of a (chunk, d) buffer, for the n + n_test rows (one stream
-    per seed, so serial). Element-wise: per step chunk the mask, ReLU, f(x) (a matrix-vector
-    product), the residual, M = mask r and the sum of the chunk's term; per readout chunk the
+    per seed, so serial). Element-wise, by the passes the fast path runs
+    (``theory.fast.kernels``: compiled where numba is installed, numpy otherwise): per step
+    chunk the ReLU, f(x) (a matrix-vector product), the residual, M = mask r and the sum of
+    the chunk's term; per readout chunk the
     ReLU and Phi^T y; per test chunk the ReLU, f(x) and the squared errors; per batch chunk the
     labels and the linear fit's two passes (X^T y, A + X B).
     """
@@ -124,29 +128,28 @@ def other_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
     X = rng.standard_normal((chunk, d))
     y, B, a = target(X), rng.standard_normal(d), rng.standard_normal(p)
     W = rng.standard_normal((p, d))
-    Z = X @ W.T
-    work, mask, acc, term = np.empty_like(Z), np.empty(Z.shape, dtype=bool), np.zeros((p, d)), \
-        np.ones((p, d))
+    Z = np.asfortranarray(X @ W.T)                 # the lanes' blocks are Fortran-ordered
+    work, mask, acc, term = np.empty_like(Z), np.empty(Z.shape, dtype=bool, order="F"), \
+        np.zeros((p, d)), np.ones((p, d))
 
     def best(call) -> float:
         return best_call_seconds(call, batches, per_batch)
 
     def step_chunk() -> None:
         work[:] = Z
-        np.greater(work, 0.0, out=mask)
-        f = np.maximum(work, 0.0, out=work) @ a
+        f = kernels.relu(work) @ a
         r = y - f
         r -= B[0]
-        np.multiply(mask, r[:, None], out=work)
+        kernels.mask_times_rows(work, r, mask)
         np.add(acc, term, out=acc)
 
     def readout_chunk() -> None:
         work[:] = Z
-        np.maximum(work, 0.0, out=work).T @ y
+        kernels.relu(work).T @ y
 
     def test_chunk() -> None:
         work[:] = Z
-        np.mean((y - np.maximum(work, 0.0, out=work) @ a) ** 2)
+        np.mean((y - kernels.relu(work) @ a) ** 2)
 
     def batch_chunk() -> None:
         target(X), X.T @ y, X @ B
@@ -251,7 +254,8 @@ def main() -> None:
         ratios = sorted(run[0] / run[1] for run in runs)
         cores = min(args.threads or os.cpu_count() or 1, len(os.sched_getaffinity(0)))
         draws_floor = by_shape + draws / cores
-        numpy_floor = draws_floor + element_wise / cores
+        passes_floor = draws_floor + element_wise / cores
+        passes = "compiled" if kernels.compiled() else "numpy's"
         print(f"  wall time        {wall:8.2f} s   (best of {len(runs)})")
         print(f"  flop bound       {bound:8.2f} s   ({res.flops / 1e12:.3f} TFLOP at the best "
               f"rate of a plain {chunk}x{d} @ {d}x{p} product, same runs)")
@@ -263,9 +267,9 @@ def main() -> None:
         print(f"  floor, draws     {draws_floor:8.2f} s   (by shape + the serial draws, "
               f"{draws:.2f} s, spread over {cores} core(s); page faults aside): "
               f"ratio {draws_floor / bound:.2f} ({draws_floor / by_shape:.2f} by shape)")
-        print(f"  floor, numpy     {numpy_floor:8.2f} s   (the same + numpy's element-wise "
-              f"passes, {element_wise:.2f} s, spread likewise): ratio {numpy_floor / bound:.2f} "
-              f"({numpy_floor / by_shape:.2f} by shape)")
+        print(f"  floor, passes    {passes_floor:8.2f} s   (the same + the {passes} element-wise "
+              f"passes, {element_wise:.2f} s, spread likewise): ratio "
+              f"{passes_floor / bound:.2f} ({passes_floor / by_shape:.2f} by shape)")
         print(f"  peer             {PEER_SECONDS:8.1f} s, {PEER_GIB:.1f} GiB (official notebook, "
               f"first bench machine; bench/README.md)")
         print(f"  peak RSS         {peak:8.2f} GiB (goal <= 2 GiB; process total)")

@@ -71,3 +71,33 @@ def test_gemm_rejects_bad_operands(rng):
     square = rng.standard_normal((4, 4))
     with pytest.raises(ValueError, match="overlap"):
         blas.gemm(square, square.T.copy(), square)
+
+
+@needs_blas
+@pytest.mark.parametrize("shape", [(5, 7), (1, 4), (6, 1), (3, 0), (64, 203)])
+def test_syrk_upper_gives_the_upper_triangle_of_numpys_product_to_the_bit(rng, shape):
+    n, k = shape
+    a = rng.standard_normal((n, k))
+    expected = a @ a.T                       # numpy runs the same rank-k update, then copies
+    upper = np.triu_indices(n)
+    for a_op in (a, np.ascontiguousarray(a.T).T):          # C-ordered and a transposed view
+        out = np.full((n, n), -7.0)
+        assert blas.syrk_upper(a_op, out) is out
+        np.testing.assert_array_equal(out[upper], expected[upper])
+        np.testing.assert_array_equal(out[np.tril_indices(n, -1)], -7.0)   # left alone
+
+
+@needs_blas
+def test_syrk_upper_rejects_bad_operands(rng):
+    a = rng.standard_normal((4, 6))
+    with pytest.raises(ValueError, match="shapes"):
+        blas.syrk_upper(a, np.empty((6, 6)))
+    with pytest.raises(ValueError, match="a must be C-ordered"):
+        blas.syrk_upper(rng.standard_normal((8, 6))[::2], np.empty((4, 4)))
+    with pytest.raises(TypeError, match="a must"):
+        blas.syrk_upper(a.astype(np.float32), np.empty((4, 4)))
+    with pytest.raises(TypeError, match="out must"):
+        blas.syrk_upper(a, np.empty((4, 4), order="F")[:, :3])
+    square = rng.standard_normal((4, 4))
+    with pytest.raises(ValueError, match="overlap"):
+        blas.syrk_upper(square, square)

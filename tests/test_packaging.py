@@ -26,11 +26,11 @@ def conda_dependencies() -> set[tuple[str, str]]:
 def test_environment_yml_mirrors_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = set(map(normalise, project["dependencies"]))
-    for extra in ("test", "nb", "docs"):
+    for extra in ("test", "nb", "docs", "fast"):
         declared |= set(map(normalise, project["optional-dependencies"][extra]))
     assert conda_dependencies() == declared
     assert project["requires-python"] == ">=3.11"
-    assert '- -e ".[test,nb,docs]"' in (ROOT / "environment.yml").read_text()
+    assert '- -e ".[test,nb,docs,fast]"' in (ROOT / "environment.yml").read_text()
 
 
 def test_ci_runs_the_readme_test_command():

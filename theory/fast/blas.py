@@ -25,14 +25,25 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["available", "gemm"]
+__all__ = ["available", "gemm", "syrk_upper"]
 
-_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_ROW_MAJOR, _NO_TRANS, _TRANS, _UPPER = 101, 111, 112, 121
 
 
 @functools.cache
 def _dgemm() -> Callable[..., None] | None:
-    """``cblas_dgemm`` of the OpenBLAS numpy loaded, or None.
+    """``cblas_dgemm`` of the OpenBLAS numpy loaded, or None (:func:`_routine`)."""
+    return _routine("dgemm")
+
+
+@functools.cache
+def _dsyrk() -> Callable[..., None] | None:
+    """``cblas_dsyrk`` of the OpenBLAS numpy loaded, or None (:func:`_routine`)."""
+    return _routine("dsyrk")
+
+
+def _routine(name: str) -> Callable[..., None] | None:
+    """``cblas_<name>`` (``dgemm`` or ``dsyrk``) of the OpenBLAS numpy loaded, or None.
 
     The library is found among those ``threadpoolctl`` sees in the process, as the one under
     numpy's installation (numpy's wheels keep it in ``numpy.libs``), and opened with
@@ -54,24 +65,30 @@ def _dgemm() -> Callable[..., None] | None:
         for prefix in ("scipy_", ""):
             for suffix in ("64_", ""):
                 try:
-                    dgemm = getattr(lib, f"{prefix}cblas_dgemm{suffix}")
+                    routine = getattr(lib, f"{prefix}cblas_{name}{suffix}")
                     config = getattr(lib, f"{prefix}openblas_get_config{suffix}")
                 except AttributeError:
                     continue
                 config.restype = ctypes.c_char_p
                 wide = b"USE64BITINT" in (config() or b"")
                 index = ctypes.c_int64 if wide else ctypes.c_int32
-                dgemm.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, index, index, index,
-                                  ctypes.c_double, ctypes.c_void_p, index, ctypes.c_void_p,
-                                  index, ctypes.c_double, ctypes.c_void_p, index]
-                dgemm.restype = None
-                return dgemm
+                flag, real, pointer = ctypes.c_int, ctypes.c_double, ctypes.c_void_p
+                routine.argtypes = {
+                    # order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc
+                    "dgemm": [flag, flag, flag, index, index, index, real, pointer, index,
+                              pointer, index, real, pointer, index],
+                    # order, uplo, trans, n, k, alpha, a, lda, beta, c, ldc
+                    "dsyrk": [flag, flag, flag, index, index, real, pointer, index, real,
+                              pointer, index]}[name]
+                routine.restype = None
+                return routine
     return None
 
 
 def available() -> bool:
-    """Whether :func:`gemm` can run (numpy's BLAS is an OpenBLAS exporting ``cblas_dgemm``)."""
-    return _dgemm() is not None
+    """Whether :func:`gemm` and :func:`syrk_upper` can run (numpy's BLAS is an OpenBLAS
+    exporting ``cblas_dgemm`` and ``cblas_dsyrk``)."""
+    return _dgemm() is not None and _dsyrk() is not None
 
 
 def _operand(name: str, a: Any) -> tuple[int, int, int]:
@@ -113,4 +130,31 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, *, alpha: float = 1.0,
     if m and n:
         dgemm(_ROW_MAJOR, trans_a, trans_b, m, n, k, float(alpha), pa, lda, pb, ldb,
               float(beta), out.ctypes.data, max(1, n))
+    return out
+
+
+def syrk_upper(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The upper triangle of ``out`` <- ``a @ a.T`` in place, in numpy's BLAS
+    (``cblas_dsyrk``), and return ``out``; its strict lower triangle is not touched.
+
+    ``a`` is a float64 (n, k) matrix, C-ordered or the transpose of a C-ordered one; ``out`` a
+    writeable C-ordered (n, n) float64 matrix that does not overlap it. This is the symmetric
+    rank-k update numpy itself calls for ``a @ a.T`` (which then copies the upper triangle into
+    the lower one), so the upper triangle is the same to the last bit. Raises ``RuntimeError``
+    where :func:`available` is False.
+    """
+    dsyrk = _dsyrk()
+    if dsyrk is None:
+        raise RuntimeError("numpy's BLAS is not an OpenBLAS with cblas_dsyrk; use np.matmul")
+    pa, trans, lda = _operand("a", a)
+    if not isinstance(out, np.ndarray) or out.ndim != 2 or out.dtype != np.float64 \
+            or not out.flags.c_contiguous or not out.flags.writeable:
+        raise TypeError("out must be a writeable C-ordered 2-d float64 array")
+    n, k = a.shape
+    if out.shape != (n, n):
+        raise ValueError(f"shapes do not match: a {a.shape} @ a.T into out {out.shape}")
+    if np.may_share_memory(out, a):
+        raise ValueError("out must not overlap a")
+    if n:
+        dsyrk(_ROW_MAJOR, _UPPER, trans, n, k, 1.0, pa, lda, 0.0, out.ctypes.data, max(1, n))
     return out

@@ -20,7 +20,10 @@ four ways:
 * the ridge Gram matrix is summed chunk by chunk, each term a symmetric rank-k update
   (:func:`theory.fast.ridge.lane_gram`), and the test set is drawn chunk by chunk into each
   lane's buffer (:func:`_test_errors_in_lanes`), so its n_test x d inputs never sit in memory
-  at once: fresh memory is slow to touch on some virtual machines (bench/README.md).
+  at once: fresh memory is slow to touch on some virtual machines (bench/README.md);
+* the element-wise passes between the products (the ReLU, its mask, M = mask r) are those of
+  :mod:`theory.fast.kernels`: two passes over a chunk instead of four where numba is
+  installed, the same bits either way.
 
 Only numpy's BLAS is called on the lanes: scipy's OpenBLAS runs one call at a time across
 threads.
@@ -42,6 +45,7 @@ from ..errors import DivergenceError, check_loss
 from ..linalg import row_chunks
 from ..two_layer import (Target, _ridge_core, _ridge_from_gram, gaussian_init, make_target,
                          sample_batch)
+from . import kernels
 from .lanes import Board, blas_threads, run_lanes
 from .memory import block as view
 from .memory import Workspace
@@ -83,7 +87,8 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
     offset A + X B, then calls ``after_fit()`` (the caller's next draw, if any), then steps
     chunks like the others. Meanwhile ``forward_lanes`` lanes (default: all the others) compute
     the first product X W0^T of each chunk as soon as it is drawn and keep sigma'(W0 x) as a
-    boolean mask packed in bits (p / 8 bytes a sample) and f(x); once the offset is known, the
+    boolean mask packed in bits (p / 8 bytes a sample, :func:`theory.fast.kernels.relu_and_pack`)
+    and f(x); once the offset is known, the
     lanes take the chunks in order, give those stepped early their second product and step the
     others in one pass. Each chunk's term of the gradient, X_c^T M_c (d x p, the transposed
     gradient: OpenBLAS runs it faster than M_c^T X_c on these shapes), and of the loss is added
@@ -121,9 +126,9 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
     def forward_early(k: int, space: tuple[np.ndarray, np.ndarray]) -> None:
         floats, bools = space
         Z = forward(k, floats)
-        mask = np.greater(Z, 0.0, out=block(bools, k))
-        packed[k] = np.packbits(mask.reshape(-1, order="F"))
-        f0[slices[k]] = np.maximum(Z, 0.0, out=Z) @ a_scaled
+        bits = np.empty((-(-Z.shape[0] // 8), p), np.uint8, order="F")
+        packed[k] = kernels.relu_and_pack(Z, bits, block(bools, k))
+        f0[slices[k]] = Z @ a_scaled
 
     def step_chunks(space: tuple[np.ndarray, np.ndarray]) -> None:
         """Take chunks in order until none is left: their terms of the gradient and loss."""
@@ -137,15 +142,15 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
                     board.wait_count(("forwarded", k), 1)
                     bits, packed[k] = packed[k], None
                     assert bits is not None            # set before ("forwarded", k) was bumped
-                    m = np.unpackbits(bits, count=(s.stop - s.start) * p).view(bool).reshape(
-                        (s.stop - s.start, p), order="F")
+                    r = y[s] - f0[s]
+                    r -= offset[s]
+                    M = kernels.bits_times_rows(bits, r, block(floats, k))
                 else:
-                    Z = forward(k, floats)
-                    m = np.greater(Z, 0.0, out=block(bools, k))
-                    f0[s] = np.maximum(Z, 0.0, out=Z) @ a_scaled
-                r = y[s] - f0[s]
-                r -= offset[s]
-                M = np.multiply(m, r[:, None], out=block(floats, k))
+                    Z = kernels.relu(forward(k, floats))
+                    f0[s] = Z @ a_scaled
+                    r = y[s] - f0[s]
+                    r -= offset[s]
+                    M = kernels.mask_times_rows(Z, r, block(bools, k))
                 np.matmul(X[s].T, M, out=term)
                 squares = float(r @ r)
                 with board.turn("sum", k):
@@ -219,7 +224,7 @@ def _test_errors_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np
             squared[-1, s] = (yt - lin) ** 2
             for j, (W, a_scaled) in enumerate(scaled):
                 Z = np.matmul(Xt, W.T, out=buf)
-                squared[j, s] = (yt - (lin + np.maximum(Z, 0.0, out=Z) @ a_scaled)) ** 2
+                squared[j, s] = (yt - (lin + kernels.relu(Z) @ a_scaled)) ** 2
 
     run_lanes(pool, board, [partial(lane, floats) for floats, _ in scratch])
     return [float(np.mean(row)) for row in squared]

@@ -23,6 +23,7 @@ from scipy.linalg.blas import dgemm, dgemv, dsyrk
 
 from .._validate import as_float_array, as_int
 from ..linalg import row_chunks
+from . import blas, kernels
 from .lanes import Board, run_lanes
 from .memory import block
 
@@ -81,30 +82,41 @@ def lane_gram(pool: Executor, scratch: Sequence[np.ndarray], X: np.ndarray, y: n
     (:mod:`theory.fast.lanes`) that call numpy's BLAS on one thread each.
 
     Each lane takes the next row chunk c, computes Phi_c = max(X_c W^T, 0), its Gram term
-    Phi_c^T Phi_c (numpy runs ``A.T @ A`` as a symmetric rank-k update) and Phi_c^T y_c, and
-    adds the two terms to G and rhs in chunk order, so the numbers are the same on any number
-    of lanes. Only numpy's BLAS is called: scipy's OpenBLAS runs one call at a time across
-    threads (bench/README.md). Equal to :func:`gram_core` to round-off. A lane for each float64
-    array of ``scratch`` (a work space of at least min(chunk, n) p entries); ``pool`` needs a
-    free worker for each but the first; the caller holds BLAS to one thread.
+    Phi_c^T Phi_c and Phi_c^T y_c, and adds the two terms to G and rhs in chunk order, so the
+    numbers are the same on any number of lanes. The Gram term is the upper triangle of the
+    symmetric rank-k update ``cblas_dsyrk`` of numpy's BLAS
+    (:func:`theory.fast.blas.syrk_upper`), the one numpy runs for ``A.T @ A`` before it copies
+    the triangle: the same bits, without the copy; G's lower triangle is filled once, at the
+    end (numpy's ``A.T @ A`` runs where that routine is not found). Only numpy's BLAS is
+    called: scipy's OpenBLAS runs one call at a time across threads (bench/README.md). Equal
+    to :func:`gram_core` to round-off. A lane for each float64 array of ``scratch`` (a work
+    space of at least min(chunk, n) p entries); ``pool`` needs a free worker for each but the
+    first; the caller holds BLAS to one thread.
     """
     n, p = X.shape[0], W.shape[0]
     G, rhs = np.zeros((p, p)), np.zeros(p)
     slices = list(row_chunks(n, chunk))
     board = Board()
 
+    upper = blas.available()      # the upper triangle of each term only, and no copy of it
+
     def lane(space: np.ndarray) -> None:
-        term = np.empty((p, p))
+        term = np.zeros((p, p))
         while (k := board.claim("chunk", len(slices))) is not None:
             s = slices[k]
             # Fortran-ordered (rows, p): numpy's BLAS computes X W^T faster into it
             Phi = block(space, 0, s.stop - s.start, p, order="F")
-            Phi = np.maximum(np.matmul(X[s], W.T, out=Phi), 0.0, out=Phi)
-            np.matmul(Phi.T, Phi, out=term)
+            Phi = kernels.relu(np.matmul(X[s], W.T, out=Phi))
+            if upper:
+                blas.syrk_upper(Phi.T, term)
+            else:
+                np.matmul(Phi.T, Phi, out=term)
             projection = Phi.T @ y[s]
             with board.turn("sum", k):
                 np.add(G, term, out=G)
                 np.add(rhs, projection, out=rhs)
 
     run_lanes(pool, board, [partial(lane, space) for space in scratch])
+    if upper:
+        G += np.triu(G, 1).T
     return G, rhs

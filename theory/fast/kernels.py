@@ -1,0 +1,165 @@
+"""Element-wise passes of the fast giant step, compiled and fused where numba is installed.
+
+Between its matrix products, a chunk of the giant step (:mod:`theory.fast.giant_step`) passes
+over its (rows, p) block Z = X_c W0^T several times: numpy writes the mask 1{Z > 0}, the ReLU
+max(Z, 0), then M = 1{Z > 0} r (a boolean array cast to float, row by row). Each pass reads or
+writes 32 MB at the benchmark's size, from memory, on a core whose neighbour is running a
+matrix product. The functions here do the same with fewer passes: one for the ReLU (and the
+packed mask, for a chunk whose mask is kept until its residual is known), one for M.
+
+Each function has its numpy version beside it (``_numpy_*``), which runs where numba is not
+installed; the two give the same bits (``tests/test_fast_kernels.py``): the ReLU is numpy's
+``maximum(z, 0.0)`` (NaN kept, -0.0 made +0.0), M is ``float(z > 0) * r_i``, and the bits are
+those of ``np.packbits`` of the Fortran-ordered mask. Every function takes a Fortran-ordered
+float64 block, as the giant step's lanes lay them out, and works in place; each compiled one
+releases the GIL, so the lanes run them at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["compiled", "relu", "relu_and_pack", "mask_times_rows", "bits_times_rows"]
+
+
+def _numpy_relu(Z: np.ndarray) -> None:
+    np.maximum(Z, 0.0, out=Z)
+
+
+def _numpy_relu_and_pack(Z: np.ndarray, bits: np.ndarray, mask: np.ndarray) -> None:
+    bits[:] = np.packbits(np.greater(Z, 0.0, out=mask), axis=0)
+    np.maximum(Z, 0.0, out=Z)
+
+
+def _numpy_mask_times_rows(Z: np.ndarray, r: np.ndarray, mask: np.ndarray) -> None:
+    np.multiply(np.greater(Z, 0.0, out=mask), r[:, None], out=Z)
+
+
+def _numpy_bits_times_rows(bits: np.ndarray, r: np.ndarray, out: np.ndarray) -> None:
+    mask = np.unpackbits(bits, axis=0, count=out.shape[0]).view(bool)
+    np.multiply(mask, r[:, None], out=out)
+
+
+# The loops numba compiles (column by column: the blocks are Fortran-ordered). In Python they
+# would be far slower than numpy; without numba the numpy versions above run instead.
+
+def _relu_loops(Z: np.ndarray) -> None:
+    rows, p = Z.shape
+    for j in range(p):
+        for i in range(rows):
+            z = Z[i, j]
+            Z[i, j] = z if (z > 0.0 or z != z) else 0.0      # numpy's maximum(z, 0.0)
+
+
+def _relu_and_pack_loops(Z: np.ndarray, bits: np.ndarray) -> None:
+    rows, p = Z.shape
+    for j in range(p):
+        for b in range(bits.shape[0]):
+            byte = 0
+            for t in range(min(8, rows - 8 * b)):
+                z = Z[8 * b + t, j]
+                if z > 0.0:
+                    byte |= 128 >> t                           # np.packbits: big-endian bits
+                Z[8 * b + t, j] = z if (z > 0.0 or z != z) else 0.0
+            bits[b, j] = byte
+
+
+def _mask_times_rows_loops(Z: np.ndarray, r: np.ndarray) -> None:
+    rows, p = Z.shape
+    for j in range(p):
+        for i in range(rows):
+            Z[i, j] = (1.0 if Z[i, j] > 0.0 else 0.0) * r[i]
+
+
+def _bits_times_rows_loops(bits: np.ndarray, r: np.ndarray, out: np.ndarray) -> None:
+    rows, p = out.shape
+    full = rows // 8
+    for j in range(p):
+        for b in range(full):                    # a byte at a time: 8 rows, one vector
+            byte = bits[b, j]
+            for t in range(8):
+                out[8 * b + t, j] = float((byte >> (7 - t)) & 1) * r[8 * b + t]
+        for i in range(8 * full, rows):
+            out[i, j] = float((bits[i >> 3, j] >> (7 - (i & 7))) & 1) * r[i]
+
+
+_LOOPS: dict[str, Callable[..., None]] = {
+    "relu": _relu_loops, "relu_and_pack": _relu_and_pack_loops,
+    "mask_times_rows": _mask_times_rows_loops, "bits_times_rows": _bits_times_rows_loops}
+
+
+def _compile() -> dict[str, Callable[..., None]] | None:
+    """The loops compiled by numba (cached on disk, releasing the GIL) and run once on small
+    blocks of the giant step's types, so no lane compiles them; None without numba."""
+    try:
+        import numba
+    except ImportError:
+        return None
+    jit = numba.njit(nogil=True, cache=True, boundscheck=False)
+    compiled: dict[str, Callable[..., None]] = {name: jit(loops)
+                                                for name, loops in _LOOPS.items()}
+    Z, r = np.zeros((9, 2), order="F"), np.zeros(9)
+    bits = np.zeros((2, 2), np.uint8, order="F")
+    compiled["relu"](Z)
+    compiled["relu_and_pack"](Z, bits)
+    compiled["mask_times_rows"](Z, r)
+    compiled["bits_times_rows"](bits, r, Z)
+    return compiled
+
+
+_KERNELS: dict[str, Callable[..., None]] | None = None
+_LOADED = False
+_LOCK = threading.Lock()
+
+
+def _kernel(name: str) -> Callable[..., None] | None:
+    global _KERNELS, _LOADED
+    with _LOCK:
+        if not _LOADED:
+            _KERNELS, _LOADED = _compile(), True
+    return None if _KERNELS is None else _KERNELS[name]
+
+
+def compiled() -> bool:
+    """Whether the compiled versions run (numba is installed)."""
+    return _kernel("relu") is not None
+
+
+def relu(Z: np.ndarray) -> np.ndarray:
+    """Z <- max(Z, 0) in place (NaN kept), as ``np.maximum(Z, 0.0, out=Z)``; returns Z."""
+    (_kernel("relu") or _numpy_relu)(Z)
+    return Z
+
+
+def relu_and_pack(Z: np.ndarray, bits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``bits <- np.packbits(1{Z > 0}, axis=0)`` (``(ceil(rows / 8), p)`` uint8, Fortran-ordered
+    for the compiled loop), then Z <- max(Z, 0), in one pass; returns ``bits``. ``mask``, a
+    boolean block of Z's shape and order, is the numpy version's work space."""
+    kernel = _kernel("relu_and_pack")
+    if kernel is None:
+        _numpy_relu_and_pack(Z, bits, mask)
+    else:
+        kernel(Z, bits)
+    return bits
+
+
+def mask_times_rows(Z: np.ndarray, r: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Z_ij <- 1{Z_ij > 0} r_i in place (0 for NaN), as ``np.multiply(Z > 0, r[:, None])``:
+    the ReLU's derivative times the residual of each row (the giant step's M); returns Z.
+    ``mask``, a boolean block of Z's shape and order, is the numpy version's work space."""
+    kernel = _kernel("mask_times_rows")
+    if kernel is None:
+        _numpy_mask_times_rows(Z, r, mask)
+    else:
+        kernel(Z, r)
+    return Z
+
+
+def bits_times_rows(bits: np.ndarray, r: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out_ij <- m_ij r_i, with m the mask :func:`relu_and_pack` packed into ``bits`` from a
+    block of ``out``'s shape; returns ``out``."""
+    (_kernel("bits_times_rows") or _numpy_bits_times_rows)(bits, r, out)
+    return out

@@ -10,7 +10,8 @@ packed mask, for a chunk whose mask is kept until its residual is known), one fo
 Each function has its numpy version beside it (``_numpy_*``), which runs where numba is not
 installed; the two give the same bits (``tests/test_fast_kernels.py``): the ReLU is numpy's
 ``maximum(z, 0.0)`` (NaN kept, -0.0 made +0.0), M is ``float(z > 0) * r_i``, and the bits are
-those of ``np.packbits`` of the Fortran-ordered mask. Every function takes a Fortran-ordered
+those of ``np.packbits(mask, axis=0)``. No pass sums anything, so the bits do not depend on
+the vector instructions either compiler uses. Every function takes a Fortran-ordered
 float64 block, as the giant step's lanes lay them out, and works in place; each compiled one
 releases the GIL, so the lanes run them at once.
 """
@@ -22,7 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["compiled", "relu", "relu_and_pack", "mask_times_rows", "bits_times_rows"]
+__all__: list[str] = []      # for the fast giant step and its bench, on validated input
 
 
 def _numpy_relu(Z: np.ndarray) -> None:
@@ -98,9 +99,15 @@ def _compile() -> dict[str, Callable[..., None]] | None:
         import numba
     except ImportError:
         return None
-    jit = numba.njit(nogil=True, cache=True, boundscheck=False)
-    compiled: dict[str, Callable[..., None]] = {name: jit(loops)
-                                                for name, loops in _LOOPS.items()}
+    if getattr(numba.config, "DISABLE_JIT", False):   # the loops would run in Python: numpy
+        return None
+    try:
+        compiled: dict[str, Callable[..., None]] = {
+            name: numba.njit(nogil=True, cache=True, boundscheck=False)(loops)
+            for name, loops in _LOOPS.items()}
+    except RuntimeError:                         # no writable place for numba's cache
+        compiled = {name: numba.njit(nogil=True, boundscheck=False)(loops)
+                    for name, loops in _LOOPS.items()}
     Z, r = np.zeros((9, 2), order="F"), np.zeros(9)
     bits = np.zeros((2, 2), np.uint8, order="F")
     compiled["relu"](Z)

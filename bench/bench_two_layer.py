@@ -5,12 +5,16 @@ test error on 1e5 fresh points (``theory.giant_step.single_step_protocol``, no r
 baseline). Prints wall time (all BLAS threads by default) against its flop bound: the protocol's
 flop count at the rate of a plain matrix multiply of the chunk shapes (chunk x d) @ (d x p)
 measured in the same run with the same BLAS thread count; goal ratio <= 1.25, peak <= 2 GiB.
-The protocol runs ``--repeats`` times (default 3), each run right after its own measurement of
-the rate (best of five batches of products); the headline ratio is best wall over best bound,
-and every run's own ratio is printed beside it. A second bound times each of the protocol's
-products in its own shape and BLAS call (X W^T by numpy into a Fortran-ordered output, X^T M,
-the Gram matrix's Phi^T Phi: :func:`shape_seconds`), each at the better of one call on
-all BLAS threads and one single-threaded call per thread (as the fast path's lanes run them);
+The protocol runs ``--repeats`` times (default 5), each between two measurements of the rate
+(best of five batches of products, right before and right after the run): a run's bound is the
+mean of the two, and the headline ratio is the median of the runs' paired ratios, as
+``bench_deep_linear.py`` pairs its steps with their bounds (the rate of this shared machine
+drifts between runs: 137-175 GFLOP/s within one bench on the third machine). Beside it, the
+most severe pairing: the best wall over the fastest single measurement of the rate. A second
+bound times each of the protocol's products in its own shape and BLAS call (X W^T by numpy
+into a Fortran-ordered output, X^T M, the Gram matrix's Phi^T Phi: :func:`shape_seconds`),
+each at the better of one call on all BLAS threads and one single-threaded call per thread (as
+the fast path's lanes run them);
 the gap between the two bounds is what the product shapes cost (or gain), the gap to the wall
 time what the rest costs (draws, page faults, element-wise passes). Two floors add to the
 bound by shape the work no product does, timed chunk by chunk in the same run
@@ -32,7 +36,7 @@ A second, smaller run (n = d^1.65) checks that the chunked pipeline (Gram matrix
 chunked gradient) gives the same test error as a dense reference that materialises the
 n x p feature matrix and solves the ridge with numpy.
 
-Usage: ``python bench/bench_two_layer.py [--threads N] [--n-exponent 2.0] [--repeats 3]``.
+Usage: ``python bench/bench_two_layer.py [--threads N] [--n-exponent 2.0] [--repeats 5]``.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from threadpoolctl import threadpool_limits
 
 from theory import giant_step as gs
 from theory import two_layer as tl
-from theory.fast import kernels
+from theory.fast import blas, kernels
 from theory.fast.lanes import blas_threads
 
 
@@ -85,7 +89,8 @@ def shape_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
     of each shape (best of ``batches`` batches of ``per_batch`` calls, warm operands). The
     shapes, as ``theory.fast.giant_step`` calls them: X W^T by numpy into a Fortran-ordered
     output (step, readout features, test), X^T M by numpy with M Fortran-ordered (step),
-    Phi^T Phi by numpy (a symmetric rank-k update; readout). The fast path runs them on one
+    Phi^T Phi as the upper triangle of a symmetric rank-k update (``theory.fast.blas``, numpy's
+    ``A.T @ A`` where that is not available; readout). The fast path runs them on one
     BLAS thread per lane, several lanes at once, so each shape counts at the better of one call
     on all the BLAS threads and one call on one thread divided by the thread count."""
     rng = np.random.default_rng(0)
@@ -105,7 +110,10 @@ def shape_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
 
     features = best(lambda: np.matmul(X, W.T, out=Z))
     backward = best(lambda: np.matmul(X.T, MF, out=G))
-    syrk = best(lambda: np.matmul(MF.T, MF, out=gram))
+    if blas.available():                       # the upper triangle, as lane_gram computes it
+        syrk = best(lambda: blas.syrk_upper(MF.T, gram))
+    else:
+        syrk = best(lambda: np.matmul(MF.T, MF, out=gram))
     chunks = n / chunk
     return chunks * (2 * features + backward + syrk) + n_test / chunk * features
 
@@ -214,7 +222,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="BLAS threads (default: all)")
     parser.add_argument("--n-exponent", type=float, default=2.0, help="n = d^this (default 2)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=3, help="protocol runs (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="protocol runs (default 5)")
     args = parser.parse_args()
     d, p, n_test, chunk = 512, 1024, 100_000, tl.DEFAULT_CHUNK
     n = int(round(d ** args.n_exponent))
@@ -224,9 +232,9 @@ def main() -> None:
         def protocol_runs(workspace: gs.Workspace | None) -> list[tuple[float, ...]]:
             runs = []
             for _ in range(args.repeats):
-                rate = matmul_rate(d, p, chunk)
                 by_shape = shape_seconds(d, p, n, n_test, chunk)
                 draws, element_wise = other_seconds(d, p, n, n_test, chunk)
+                rate_before = matmul_rate(d, p, chunk)
                 before = resource.getrusage(resource.RUSAGE_SELF)
                 wall0 = time.perf_counter()
                 res = gs.single_step_protocol(d, p, n, np.random.default_rng(args.seed),
@@ -234,14 +242,29 @@ def main() -> None:
                                               workspace=workspace)
                 wall = time.perf_counter() - wall0
                 after = resource.getrusage(resource.RUSAGE_SELF)
-                bound = res.flops / (rate * 1e9)
-                runs.append((wall, bound, by_shape, draws, element_wise, res))
-                print(f"  run: wall {wall:6.2f} s, bound {bound:6.2f} s ({rate:.1f} GFLOP/s), "
-                      f"ratio {wall / bound:.2f}; by shape {by_shape:6.2f} s, ratio "
-                      f"{wall / by_shape:.2f}; CPU user {after.ru_utime - before.ru_utime:.1f} "
-                      f"s, kernel {after.ru_stime - before.ru_stime:.1f} s (page faults of "
-                      f"fresh memory)")
+                rate_after = matmul_rate(d, p, chunk)
+                bounds = [res.flops / (rate * 1e9) for rate in (rate_before, rate_after)]
+                bound = sum(bounds) / 2
+                runs.append((wall, bound, by_shape, draws, element_wise, res, min(bounds)))
+                print(f"  run: wall {wall:6.2f} s, bound {bound:6.2f} s ({rate_before:.1f} "
+                      f"GFLOP/s before, {rate_after:.1f} after), ratio {wall / bound:.2f}; by "
+                      f"shape {by_shape:6.2f} s, ratio {wall / by_shape:.2f}; CPU user "
+                      f"{after.ru_utime - before.ru_utime:.1f} s, kernel "
+                      f"{after.ru_stime - before.ru_stime:.1f} s (page faults of fresh memory)")
             return runs
+
+        def ratio_lines(runs: list[tuple[float, ...]]) -> tuple[float, float]:
+            """The headline: the median of the runs' paired ratios (each run's wall over the
+            mean of the bounds timed right before and after it), as bench_deep_linear pairs
+            them; and, the most severe pairing, the best wall over the best bound of any
+            single rate measurement."""
+            ratios = sorted(run[0] / run[1] for run in runs)
+            median = float(np.median(ratios))
+            severe = min(run[0] for run in runs) / min(run[6] for run in runs)
+            print(f"  ratio            {median:8.2f}      (goal <= 1.25; median of {len(runs)} "
+                  f"paired runs, range {ratios[0]:.2f}-{ratios[-1]:.2f}; best wall over the "
+                  f"fastest single bound: {severe:.2f})")
+            return median, severe
 
         runs = protocol_runs(None)
         res = runs[-1][5]
@@ -251,16 +274,15 @@ def main() -> None:
         by_shape = min(run[2] for run in runs)
         draws = min(run[3] for run in runs)
         element_wise = min(run[4] for run in runs)
-        ratios = sorted(run[0] / run[1] for run in runs)
         cores = min(args.threads or os.cpu_count() or 1, len(os.sched_getaffinity(0)))
         draws_floor = by_shape + draws / cores
         passes_floor = draws_floor + element_wise / cores
         passes = "compiled" if kernels.compiled() else "numpy's"
         print(f"  wall time        {wall:8.2f} s   (best of {len(runs)})")
-        print(f"  flop bound       {bound:8.2f} s   ({res.flops / 1e12:.3f} TFLOP at the best "
-              f"rate of a plain {chunk}x{d} @ {d}x{p} product, same runs)")
-        print(f"  ratio            {wall / bound:8.2f}      (goal <= 1.25; per run "
-              f"{', '.join(f'{r:.2f}' for r in ratios)}, median {ratios[len(ratios) // 2]:.2f})")
+        print(f"  flop bound       {bound:8.2f} s   ({res.flops / 1e12:.3f} TFLOP at the rate "
+              f"of a plain {chunk}x{d} @ {d}x{p} product timed right before and after a run; "
+              f"the best run's)")
+        ratio_lines(runs)
         print(f"  bound by shape   {by_shape:8.2f} s   (each product at the best rate of its own "
               f"shape and BLAS call, on all threads or one per thread, same runs): ratio "
               f"{wall / by_shape:.2f} (goal <= 1.25)")
@@ -282,14 +304,12 @@ def main() -> None:
         gs.single_step_protocol(d, p, n, np.random.default_rng(args.seed), n_test=n_test,
                                 random_features=False, workspace=workspace)
         warm = protocol_runs(workspace)
-        warm_ratios = sorted(run[0] / run[1] for run in warm)
-        warm_wall, warm_bound = min(run[0] for run in warm), min(run[1] for run in warm)
         same = all(np.array_equal(dataclasses.astuple(run[5]), dataclasses.astuple(res),
                                   equal_nan=True) for run in warm)   # NaN: no random features
-        print(f"  wall time        {warm_wall:8.2f} s   (best of {len(warm)}), flop bound "
-              f"{warm_bound:.2f} s: ratio {warm_wall / warm_bound:.2f} (goal <= 1.25; per run "
-              f"{', '.join(f'{r:.2f}' for r in warm_ratios)}); results the same as without: "
-              f"{'yes' if same else 'NO'}; workspace {workspace.nbytes / 2**30:.2f} GiB")
+        print(f"  wall time        {min(run[0] for run in warm):8.2f} s   (best of {len(warm)}); "
+              f"results the same as without: {'yes' if same else 'NO'}; workspace "
+              f"{workspace.nbytes / 2**30:.2f} GiB")
+        ratio_lines(warm)
         del workspace
 
         print("where the time goes (public functions, one phase at a time; the protocol itself "

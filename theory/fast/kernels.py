@@ -44,8 +44,9 @@ def _numpy_bits_times_rows(bits: np.ndarray, r: np.ndarray, out: np.ndarray) -> 
     np.multiply(mask, r[:, None], out=out)
 
 
-# The loops numba compiles (column by column: the blocks are Fortran-ordered). In Python they
-# would be far slower than numpy; without numba the numpy versions above run instead.
+# The loops numba compiles (column by column: the blocks are Fortran-ordered), with the numpy
+# versions' arguments (``mask``, numpy's work space, unused). In Python they would be far
+# slower than numpy; without numba the numpy versions above run instead.
 
 def _relu_loops(Z: np.ndarray) -> None:
     rows, p = Z.shape
@@ -55,7 +56,7 @@ def _relu_loops(Z: np.ndarray) -> None:
             Z[i, j] = z if (z > 0.0 or z != z) else 0.0      # numpy's maximum(z, 0.0)
 
 
-def _relu_and_pack_loops(Z: np.ndarray, bits: np.ndarray) -> None:
+def _relu_and_pack_loops(Z: np.ndarray, bits: np.ndarray, mask: np.ndarray) -> None:
     rows, p = Z.shape
     for j in range(p):
         for b in range(bits.shape[0]):
@@ -68,7 +69,7 @@ def _relu_and_pack_loops(Z: np.ndarray, bits: np.ndarray) -> None:
             bits[b, j] = byte
 
 
-def _mask_times_rows_loops(Z: np.ndarray, r: np.ndarray) -> None:
+def _mask_times_rows_loops(Z: np.ndarray, r: np.ndarray, mask: np.ndarray) -> None:
     rows, p = Z.shape
     for j in range(p):
         for i in range(rows):
@@ -87,6 +88,9 @@ def _bits_times_rows_loops(bits: np.ndarray, r: np.ndarray, out: np.ndarray) -> 
             out[i, j] = float((bits[i >> 3, j] >> (7 - (i & 7))) & 1) * r[i]
 
 
+_NUMPY: dict[str, Callable[..., None]] = {
+    "relu": _numpy_relu, "relu_and_pack": _numpy_relu_and_pack,
+    "mask_times_rows": _numpy_mask_times_rows, "bits_times_rows": _numpy_bits_times_rows}
 _LOOPS: dict[str, Callable[..., None]] = {
     "relu": _relu_loops, "relu_and_pack": _relu_and_pack_loops,
     "mask_times_rows": _mask_times_rows_loops, "bits_times_rows": _bits_times_rows_loops}
@@ -111,8 +115,8 @@ def _compile() -> dict[str, Callable[..., None]] | None:
     Z, r = np.zeros((9, 2), order="F"), np.zeros(9)
     bits = np.zeros((2, 2), np.uint8, order="F")
     compiled["relu"](Z)
-    compiled["relu_and_pack"](Z, bits)
-    compiled["mask_times_rows"](Z, r)
+    compiled["relu_and_pack"](Z, bits, Z > 0.0)
+    compiled["mask_times_rows"](Z, r, Z > 0.0)
     compiled["bits_times_rows"](bits, r, Z)
     return compiled
 
@@ -135,9 +139,14 @@ def compiled() -> bool:
     return _kernel("relu") is not None
 
 
+def _run(name: str, *arrays: np.ndarray) -> None:
+    """The compiled loop ``name`` on ``arrays``, or its numpy version without numba."""
+    (_kernel(name) or _NUMPY[name])(*arrays)
+
+
 def relu(Z: np.ndarray) -> np.ndarray:
     """Z <- max(Z, 0) in place (NaN kept), as ``np.maximum(Z, 0.0, out=Z)``; returns Z."""
-    (_kernel("relu") or _numpy_relu)(Z)
+    _run("relu", Z)
     return Z
 
 
@@ -145,11 +154,7 @@ def relu_and_pack(Z: np.ndarray, bits: np.ndarray, mask: np.ndarray) -> np.ndarr
     """``bits <- np.packbits(1{Z > 0}, axis=0)`` (``(ceil(rows / 8), p)`` uint8, Fortran-ordered
     for the compiled loop), then Z <- max(Z, 0), in one pass; returns ``bits``. ``mask``, a
     boolean block of Z's shape and order, is the numpy version's work space."""
-    kernel = _kernel("relu_and_pack")
-    if kernel is None:
-        _numpy_relu_and_pack(Z, bits, mask)
-    else:
-        kernel(Z, bits)
+    _run("relu_and_pack", Z, bits, mask)
     return bits
 
 
@@ -157,16 +162,12 @@ def mask_times_rows(Z: np.ndarray, r: np.ndarray, mask: np.ndarray) -> np.ndarra
     """Z_ij <- 1{Z_ij > 0} r_i in place (0 for NaN), as ``np.multiply(Z > 0, r[:, None])``:
     the ReLU's derivative times the residual of each row (the giant step's M); returns Z.
     ``mask``, a boolean block of Z's shape and order, is the numpy version's work space."""
-    kernel = _kernel("mask_times_rows")
-    if kernel is None:
-        _numpy_mask_times_rows(Z, r, mask)
-    else:
-        kernel(Z, r)
+    _run("mask_times_rows", Z, r, mask)
     return Z
 
 
 def bits_times_rows(bits: np.ndarray, r: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out_ij <- m_ij r_i, with m the mask :func:`relu_and_pack` packed into ``bits`` from a
     block of ``out``'s shape; returns ``out``."""
-    (_kernel("bits_times_rows") or _numpy_bits_times_rows)(bits, r, out)
+    _run("bits_times_rows", bits, r, out)
     return out

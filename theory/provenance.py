@@ -16,7 +16,9 @@ from . import config, numerics
 
 __all__ = ["collect"]
 
-PACKAGES = ("numpy", "scipy", "sympy", "matplotlib", "theory")
+# numba is optional: None where it is missing (the giant step's passes then ran in numpy, with
+# the same bits; theory.fast.kernels)
+PACKAGES = ("numpy", "scipy", "sympy", "matplotlib", "threadpoolctl", "numba", "theory")
 
 
 def _version(name: str) -> str | None:

@@ -88,12 +88,12 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
     chunks like the others. Meanwhile ``forward_lanes`` lanes (default: all the others) compute
     the first product X W0^T of each chunk as soon as it is drawn and keep sigma'(W0 x) as a
     boolean mask packed in bits (p / 8 bytes a sample, :func:`theory.fast.kernels.relu_and_pack`)
-    and f(x); once the offset is known, the
-    lanes take the chunks in order, give those stepped early their second product and step the
-    others in one pass. Each chunk's term of the gradient, X_c^T M_c (d x p, the transposed
-    gradient: OpenBLAS runs it faster than M_c^T X_c on these shapes), and of the loss is added
-    in chunk order, so the numbers are those of ``batch_gradient(X, y, W0, a0, "relu", chunk,
-    offset=A + X @ B)`` to round-off whatever the lanes and however fast the draws. There is a
+    and f(x); once the offset is known, the lanes take the chunks in order, give those stepped
+    early their second product and step the others in one pass. Each chunk's term of the
+    gradient, X_c^T M_c (d x p, the transposed gradient: OpenBLAS runs it faster than
+    M_c^T X_c on these shapes), and of the loss is added in chunk order, so the numbers are
+    those of ``batch_gradient(X, y, W0, a0, "relu", chunk, offset=A + X @ B)`` to round-off
+    whatever the lanes and however fast the draws. There is a
     lane for each work space of ``scratch`` (:func:`_scratch`); ``pool`` needs one free worker
     for each but the first, and at least one (the drawer); the caller holds BLAS to one thread.
     Returns ``(A, B, offset, grad, loss, early)``, ``early`` the number of chunks stepped in two
@@ -138,19 +138,18 @@ def _step_in_lanes(pool: Executor, scratch: Sequence[tuple[np.ndarray, np.ndarra
         with np.errstate(over="ignore", invalid="ignore"):
             while (k := board.claim("step", len(slices))) is not None:
                 s = slices[k]
+                bits = None
                 if k < early:
                     board.wait_count(("forwarded", k), 1)
                     bits, packed[k] = packed[k], None
                     assert bits is not None            # set before ("forwarded", k) was bumped
-                    r = y[s] - f0[s]
-                    r -= offset[s]
-                    M = kernels.bits_times_rows(bits, r, block(floats, k))
                 else:
                     Z = kernels.relu(forward(k, floats))
                     f0[s] = Z @ a_scaled
-                    r = y[s] - f0[s]
-                    r -= offset[s]
-                    M = kernels.mask_times_rows(Z, r, block(bools, k))
+                r = y[s] - f0[s]
+                r -= offset[s]
+                M = (kernels.mask_times_rows(Z, r, block(bools, k)) if bits is None
+                     else kernels.bits_times_rows(bits, r, block(floats, k)))
                 np.matmul(X[s].T, M, out=term)
                 squares = float(r @ r)
                 with board.turn("sum", k):

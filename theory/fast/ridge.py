@@ -97,7 +97,6 @@ def lane_gram(pool: Executor, scratch: Sequence[np.ndarray], X: np.ndarray, y: n
     G, rhs = np.zeros((p, p)), np.zeros(p)
     slices = list(row_chunks(n, chunk))
     board = Board()
-
     upper = blas.available()      # the upper triangle of each term only, and no copy of it
 
     def lane(space: np.ndarray) -> None:

@@ -14,9 +14,9 @@ most severe pairing: the best wall over the fastest single measurement of the ra
 bound times each of the protocol's products in its own shape and BLAS call (X W^T by numpy
 into a Fortran-ordered output, X^T M, the Gram matrix's Phi^T Phi: :func:`shape_seconds`),
 each at the better of one call on all BLAS threads and one single-threaded call per thread (as
-the fast path's lanes run them);
-the gap between the two bounds is what the product shapes cost (or gain), the gap to the wall
-time what the rest costs (draws, page faults, element-wise passes). Two floors add to the
+the fast path's lanes run them); the gap between the two bounds is what the product shapes
+cost (or gain), the gap to the wall time what the rest costs (draws, page faults, element-wise
+passes). Two floors add to the
 bound by shape the work no product does, timed chunk by chunk in the same run
 (:func:`other_seconds`) and spread evenly over the cores: the serial
 standard-normal draws of the batch and the test set (no run with these draws is faster, page
@@ -127,9 +127,9 @@ def other_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
     per seed, so serial). Element-wise, by the passes the fast path runs
     (``theory.fast.kernels``: compiled where numba is installed, numpy otherwise): per step
     chunk the ReLU, f(x) (a matrix-vector product), the residual, M = mask r and the sum of
-    the chunk's term; per readout chunk the
-    ReLU and Phi^T y; per test chunk the ReLU, f(x) and the squared errors; per batch chunk the
-    labels and the linear fit's two passes (X^T y, A + X B).
+    the chunk's term; per readout chunk the ReLU and Phi^T y; per test chunk the ReLU, f(x)
+    and the squared errors; per batch chunk the labels and the linear fit's two passes (X^T y,
+    A + X B).
     """
     rng = np.random.default_rng(0)
     target = tl.make_target("giant_step_teacher")
@@ -253,7 +253,7 @@ def main() -> None:
                       f"{after.ru_stime - before.ru_stime:.1f} s (page faults of fresh memory)")
             return runs
 
-        def ratio_lines(runs: list[tuple[float, ...]]) -> tuple[float, float]:
+        def ratio_lines(runs: list[tuple[float, ...]]) -> None:
             """The headline: the median of the runs' paired ratios (each run's wall over the
             mean of the bounds timed right before and after it), as bench_deep_linear pairs
             them; and, the most severe pairing, the best wall over the best bound of any
@@ -264,7 +264,6 @@ def main() -> None:
             print(f"  ratio            {median:8.2f}      (goal <= 1.25; median of {len(runs)} "
                   f"paired runs, range {ratios[0]:.2f}-{ratios[-1]:.2f}; best wall over the "
                   f"fastest single bound: {severe:.2f})")
-            return median, severe
 
         runs = protocol_runs(None)
         res = runs[-1][5]

@@ -31,17 +31,6 @@ _ROW_MAJOR, _NO_TRANS, _TRANS, _UPPER = 101, 111, 112, 121
 
 
 @functools.cache
-def _dgemm() -> Callable[..., None] | None:
-    """``cblas_dgemm`` of the OpenBLAS numpy loaded, or None (:func:`_routine`)."""
-    return _routine("dgemm")
-
-
-@functools.cache
-def _dsyrk() -> Callable[..., None] | None:
-    """``cblas_dsyrk`` of the OpenBLAS numpy loaded, or None (:func:`_routine`)."""
-    return _routine("dsyrk")
-
-
 def _routine(name: str) -> Callable[..., None] | None:
     """``cblas_<name>`` (``dgemm`` or ``dsyrk``) of the OpenBLAS numpy loaded, or None.
 
@@ -88,7 +77,7 @@ def _routine(name: str) -> Callable[..., None] | None:
 def available() -> bool:
     """Whether :func:`gemm` and :func:`syrk_upper` can run (numpy's BLAS is an OpenBLAS
     exporting ``cblas_dgemm`` and ``cblas_dsyrk``)."""
-    return _dgemm() is not None and _dsyrk() is not None
+    return _routine("dgemm") is not None and _routine("dsyrk") is not None
 
 
 def _operand(name: str, a: Any) -> tuple[int, int, int]:
@@ -114,7 +103,7 @@ def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray, *, alpha: float = 1.0,
     round-off (BLAS adds the product into ``out`` in blocks of the inner dimension), not to the
     last bit. Raises ``RuntimeError`` where :func:`available` is False.
     """
-    dgemm = _dgemm()
+    dgemm = _routine("dgemm")
     if dgemm is None:
         raise RuntimeError("numpy's BLAS is not an OpenBLAS with cblas_dgemm; use np.matmul")
     pa, trans_a, lda = _operand("a", a)
@@ -143,7 +132,7 @@ def syrk_upper(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     the lower one), so the upper triangle is the same to the last bit. Raises ``RuntimeError``
     where :func:`available` is False.
     """
-    dsyrk = _dsyrk()
+    dsyrk = _routine("dsyrk")
     if dsyrk is None:
         raise RuntimeError("numpy's BLAS is not an OpenBLAS with cblas_dsyrk; use np.matmul")
     pa, trans, lda = _operand("a", a)

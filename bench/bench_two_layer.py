@@ -123,8 +123,9 @@ def other_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
     """The protocol's work outside the products, timed chunk by chunk like
     :func:`shape_seconds`: ``(draws, element-wise)`` seconds for the whole protocol.
 
-    Draws: the standard-normal fill of a (chunk, d) buffer, for the n + n_test rows (one stream
-    per seed, so serial). Element-wise, by the passes the fast path runs
+    Draws: the standard-normal fill of a (chunk, d) buffer as the fast path draws it
+    (``theory.fast.kernels.standard_normal``), for the n + n_test rows (one stream per seed, so
+    serial). Element-wise, by the passes the fast path runs
     (``theory.fast.kernels``: compiled where numba is installed, numpy otherwise): per step
     chunk the ReLU, f(x) (a matrix-vector product), the residual, M = mask r and the sum of
     the chunk's term; per readout chunk the ReLU and Phi^T y; per test chunk the ReLU, f(x)
@@ -163,7 +164,7 @@ def other_seconds(d: int, p: int, n: int, n_test: int, chunk: int, batches: int 
         target(X), X.T @ y, X @ B
 
     copy = best(lambda: np.copyto(work, Z))        # the refill of the scratch, taken out
-    draw = best(lambda: rng.standard_normal(out=X))
+    draw = best(lambda: kernels.standard_normal(rng, X))
     chunks = n / chunk
     element_wise = (chunks * (best(step_chunk) + best(readout_chunk) + best(batch_chunk)
                               - 2 * copy)

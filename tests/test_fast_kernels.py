@@ -1,8 +1,10 @@
-"""theory.fast.kernels: the giant step's element-wise passes, compiled (numba) and in numpy.
+"""theory.fast.kernels: the giant step's element-wise passes and normal draws, compiled (numba)
+and in numpy.
 
 Both versions must give the bits of the plain numpy expressions they replace, special values
-included (NaN, signed zeros, infinities), on any block shape, and the giant step must give the
-same bits with either."""
+included (NaN, signed zeros, infinities), on any block shape; the draws must be those of numpy's
+Generator, which they must leave in numpy's state; and the giant step must give the same bits
+with either."""
 
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ def version(request, monkeypatch):
     """Run a test once with the compiled loops (skipped without numba), once with numpy."""
     if request.param == "compiled":
         pytest.importorskip("numba")
-        assert kernels.compiled()
+        assert kernels.compiled()        # and the compiled draws passed their check:
+        assert kernels._kernel("standard_normal") is not kernels._numpy_standard_normal
     else:
         monkeypatch.setattr(kernels, "_KERNELS", None)
         monkeypatch.setattr(kernels, "_LOADED", True)
@@ -96,6 +99,71 @@ def test_compiled_loops_run_where_numba_is_installed():
         assert not kernels.compiled()
     else:
         assert kernels.compiled()
+
+
+BIT_GENERATORS = [np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937, np.random.Philox,
+                  np.random.SFC64]
+
+
+@pytest.mark.parametrize("bit_generator", BIT_GENERATORS)
+@pytest.mark.parametrize("shape", SHAPES + [(0, 5), (5, 0)])
+def test_standard_normal_is_numpys_generator_stream(version, bit_generator, shape):
+    """Two calls in a row: the numbers of rng.standard_normal(out=...), and the stream left
+    where numpy leaves it."""
+    ours, theirs = (np.random.Generator(bit_generator(11)) for _ in range(2))
+    for _ in range(2):
+        out = np.full(shape, np.nan)
+        assert kernels.standard_normal(ours, out) is out
+        assert same_bits(out, theirs.standard_normal(shape))
+    assert np.array_equal(ours.bit_generator.random_raw(8), theirs.bit_generator.random_raw(8))
+
+
+def test_standard_normal_follows_numpy_through_the_tail_and_the_wedges(version):
+    """2^23 draws: the ziggurat's rare branches (the wedges, about 0.7 % of draws, and the tail
+    beyond r = 3.654, about 0.03 %) take extra numbers from the stream, so one slip there
+    shifts every later draw; the tail must have been visited."""
+    ours, theirs = np.random.default_rng(5), np.random.default_rng(5)
+    out = kernels.standard_normal(ours, np.empty((1 << 14, 512)))
+    assert same_bits(out, theirs.standard_normal(out.shape))
+    assert np.count_nonzero(np.abs(out) > 3.6541528853610088) > 1000
+
+
+@pytest.mark.parametrize("order", ["F", "1-D", "float32"])
+def test_standard_normal_into_other_layouts_is_numpys(version, order):
+    out = {"F": np.empty((7, 5), order="F"), "1-D": np.empty(35),
+           "float32": np.empty((7, 5), np.float32)}[order]
+    expected = np.empty_like(out)
+    np.random.default_rng(2).standard_normal(out=expected, dtype=out.dtype)
+    assert kernels.standard_normal(np.random.default_rng(2), out) is out
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_same_draws_rejects_a_draw_off_numpys_stream():
+    """The check run before the compiled draws are used: numpy's own passes; a fill in the
+    other order, and one that skips a number, fail."""
+    def numpy_draw(rng, out):
+        rng.standard_normal(out=out)
+
+    def other_order(rng, out):
+        out[:] = rng.standard_normal(out.shape[::-1]).T
+
+    def skips_one(rng, out):
+        rng.standard_normal(out=out)
+        rng.standard_normal()
+
+    assert kernels._same_draws(numpy_draw)
+    assert not kernels._same_draws(other_order)
+    assert not kernels._same_draws(skips_one)
+
+
+def test_compiled_draws_off_numpys_stream_are_replaced_by_numpys(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setattr(kernels, "_same_draws", lambda draw: False)
+    with pytest.warns(RuntimeWarning, match="numpy draws"):
+        compiled = kernels._compile()
+    assert compiled is not None
+    assert compiled["standard_normal"] is kernels._numpy_standard_normal
+    assert compiled["relu"] is not kernels._NUMPY["relu"]
 
 
 @pytest.mark.parametrize("random_features", [False, True])

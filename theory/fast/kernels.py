@@ -1,4 +1,4 @@
-"""Element-wise passes of the fast giant step, compiled and fused where numba is installed.
+"""Element-wise passes and normal draws of the fast giant step, compiled where numba is installed.
 
 Between its matrix products, a chunk of the giant step (:mod:`theory.fast.giant_step`) passes
 over its (rows, p) block Z = X_c W0^T several times: numpy writes the mask 1{Z > 0}, the ReLU
@@ -11,14 +11,22 @@ Each function has its numpy version beside it (``_numpy_*``), which runs where n
 installed; the two give the same bits (``tests/test_fast_kernels.py``): the ReLU is numpy's
 ``maximum(z, 0.0)`` (NaN kept, -0.0 made +0.0), M is ``float(z > 0) * r_i``, and the bits are
 those of ``np.packbits(mask, axis=0)``. No pass sums anything, so the bits do not depend on
-the vector instructions either compiler uses. Every function takes a Fortran-ordered
-float64 block, as the giant step's lanes lay them out, and works in place; each compiled one
-releases the GIL, so the lanes run them at once.
+the vector instructions either compiler uses. Every pass takes a Fortran-ordered float64
+block, as the giant step's lanes lay them out, and works in place; each compiled one releases
+the GIL, so the lanes run them at once.
+
+The giant step's standard normals (:func:`standard_normal`) are numpy's Generator stream,
+drawn by numba's own implementation of numpy's ``Generator.standard_normal`` (the same
+ziggurat on the same bit generator, whose state it advances): it calls the bit generator
+without numpy's per-draw indirections, three times faster here (bench/README.md). Before the
+compiled draws are used, they are checked against numpy's on a stream of 2^16 draws; where
+they differ (a numba that does not follow the installed numpy), numpy draws instead.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -42,6 +50,10 @@ def _numpy_mask_times_rows(Z: np.ndarray, r: np.ndarray, mask: np.ndarray) -> No
 def _numpy_bits_times_rows(bits: np.ndarray, r: np.ndarray, out: np.ndarray) -> None:
     mask = np.unpackbits(bits, axis=0, count=out.shape[0]).view(bool)
     np.multiply(mask, r[:, None], out=out)
+
+
+def _numpy_standard_normal(rng: np.random.Generator, out: np.ndarray) -> None:
+    rng.standard_normal(out=out, dtype=out.dtype)
 
 
 # The loops numba compiles (column by column: the blocks are Fortran-ordered), with the numpy
@@ -88,12 +100,32 @@ def _bits_times_rows_loops(bits: np.ndarray, r: np.ndarray, out: np.ndarray) -> 
             out[i, j] = float((bits[i >> 3, j] >> (7 - (i & 7))) & 1) * r[i]
 
 
+def _standard_normal_loops(rng: np.random.Generator, out: np.ndarray) -> None:
+    rows, d = out.shape
+    for i in range(rows):                        # row by row: numpy's order for a C array
+        for j in range(d):
+            out[i, j] = rng.standard_normal()
+
+
 _NUMPY: dict[str, Callable[..., None]] = {
     "relu": _numpy_relu, "relu_and_pack": _numpy_relu_and_pack,
-    "mask_times_rows": _numpy_mask_times_rows, "bits_times_rows": _numpy_bits_times_rows}
+    "mask_times_rows": _numpy_mask_times_rows, "bits_times_rows": _numpy_bits_times_rows,
+    "standard_normal": _numpy_standard_normal}
 _LOOPS: dict[str, Callable[..., None]] = {
     "relu": _relu_loops, "relu_and_pack": _relu_and_pack_loops,
-    "mask_times_rows": _mask_times_rows_loops, "bits_times_rows": _bits_times_rows_loops}
+    "mask_times_rows": _mask_times_rows_loops, "bits_times_rows": _bits_times_rows_loops,
+    "standard_normal": _standard_normal_loops}
+
+
+def _same_draws(draw: Callable[..., None], size: int = 1 << 16, seed: int = 20231113) -> bool:
+    """Whether ``draw(rng, out)`` gives numpy's standard normals of a Generator stream, to the
+    bit, and leaves the bit generator where numpy leaves it."""
+    ours, numpy_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    drawn = np.empty((size // 64, 64))
+    draw(ours, drawn)
+    expected = numpy_rng.standard_normal(drawn.shape)
+    return (drawn.tobytes() == expected.tobytes()
+            and ours.bit_generator.state == numpy_rng.bit_generator.state)
 
 
 def _compile() -> dict[str, Callable[..., None]] | None:
@@ -118,6 +150,10 @@ def _compile() -> dict[str, Callable[..., None]] | None:
     compiled["relu_and_pack"](Z, bits, Z > 0.0)
     compiled["mask_times_rows"](Z, r, Z > 0.0)
     compiled["bits_times_rows"](bits, r, Z)
+    if not _same_draws(compiled["standard_normal"]):
+        warnings.warn("numba's standard normal draws differ from numpy's here: numpy draws",
+                      RuntimeWarning, stacklevel=2)
+        compiled["standard_normal"] = _numpy_standard_normal
     return compiled
 
 
@@ -139,9 +175,9 @@ def compiled() -> bool:
     return _kernel("relu") is not None
 
 
-def _run(name: str, *arrays: np.ndarray) -> None:
-    """The compiled loop ``name`` on ``arrays``, or its numpy version without numba."""
-    (_kernel(name) or _NUMPY[name])(*arrays)
+def _run(name: str, *arguments: object) -> None:
+    """The compiled loop ``name`` on ``arguments``, or its numpy version without numba."""
+    (_kernel(name) or _NUMPY[name])(*arguments)
 
 
 def relu(Z: np.ndarray) -> np.ndarray:
@@ -170,4 +206,15 @@ def bits_times_rows(bits: np.ndarray, r: np.ndarray, out: np.ndarray) -> np.ndar
     """out_ij <- m_ij r_i, with m the mask :func:`relu_and_pack` packed into ``bits`` from a
     block of ``out``'s shape; returns ``out``."""
     _run("bits_times_rows", bits, r, out)
+    return out
+
+
+def standard_normal(rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
+    """out <- standard normals from ``rng``, as ``rng.standard_normal(out=out, dtype=out.dtype)``:
+    the same numbers, and ``rng`` left in the same state; returns ``out``. For a C-ordered
+    float64 ``out`` of two axes, the compiled draws run (releasing the GIL); otherwise numpy's."""
+    if out.ndim == 2 and out.flags.c_contiguous and out.dtype == np.float64:
+        _run("standard_normal", rng, out)
+    else:
+        _numpy_standard_normal(rng, out)
     return out

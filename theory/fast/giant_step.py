@@ -10,7 +10,7 @@ four ways:
   taken in chunk order and the draws come from one stream in chunk order, so the numbers do not
   depend on the number of lanes, nor on which lane did what;
 * the step batch is drawn, and labelled chunk by chunk while the chunk is in cache, by one lane
-  (numpy's Generator releases the GIL while it fills an array, and only that lane touches the
+  (the draws release the GIL while they fill an array, and only that lane touches the
   Generator) while the other lanes compute the first product X W0^T of each chunk as soon as
   it is drawn (:func:`_step_in_lanes`);
 * the batch lives on ordinary pages, not huge ones (:mod:`theory.fast.memory`): its first

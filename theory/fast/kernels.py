@@ -19,7 +19,7 @@ The giant step's standard normals (:func:`standard_normal`) are numpy's Generato
 drawn by numba's own implementation of numpy's ``Generator.standard_normal`` (the same
 ziggurat on the same bit generator, whose state it advances): it calls the bit generator
 without numpy's per-draw indirections, three times faster here (bench/README.md). Before the
-compiled draws are used, they are checked against numpy's on a stream of 2^16 draws; where
+compiled draws are used, they are checked against numpy's on a stream of 2^18 draws; where
 they differ (a numba that does not follow the installed numpy), numpy draws instead.
 """
 
@@ -56,9 +56,9 @@ def _numpy_standard_normal(rng: np.random.Generator, out: np.ndarray) -> None:
     rng.standard_normal(out=out, dtype=out.dtype)
 
 
-# The loops numba compiles (column by column: the blocks are Fortran-ordered), with the numpy
-# versions' arguments (``mask``, numpy's work space, unused). In Python they would be far
-# slower than numpy; without numba the numpy versions above run instead.
+# The loops numba compiles (the passes column by column: the blocks are Fortran-ordered), with
+# the numpy versions' arguments (``mask``, numpy's work space, unused). In Python they would
+# be far slower than numpy; without numba the numpy versions above run instead.
 
 def _relu_loops(Z: np.ndarray) -> None:
     rows, p = Z.shape
@@ -117,7 +117,7 @@ _LOOPS: dict[str, Callable[..., None]] = {
     "standard_normal": _standard_normal_loops}
 
 
-def _same_draws(draw: Callable[..., None], size: int = 1 << 16, seed: int = 20231113) -> bool:
+def _same_draws(draw: Callable[..., None], size: int = 1 << 18, seed: int = 20231113) -> bool:
     """Whether ``draw(rng, out)`` gives numpy's standard normals of a Generator stream, to the
     bit, and leaves the bit generator where numpy leaves it."""
     ours, numpy_rng = np.random.default_rng(seed), np.random.default_rng(seed)
@@ -130,7 +130,8 @@ def _same_draws(draw: Callable[..., None], size: int = 1 << 16, seed: int = 2023
 
 def _compile() -> dict[str, Callable[..., None]] | None:
     """The loops compiled by numba (cached on disk, releasing the GIL) and run once on small
-    blocks of the giant step's types, so no lane compiles them; None without numba."""
+    blocks of the giant step's types, so no lane compiles them, the draws checked against
+    numpy's (:func:`_same_draws`); None without numba."""
     try:
         import numba
     except ImportError:
@@ -212,7 +213,9 @@ def bits_times_rows(bits: np.ndarray, r: np.ndarray, out: np.ndarray) -> np.ndar
 def standard_normal(rng: np.random.Generator, out: np.ndarray) -> np.ndarray:
     """out <- standard normals from ``rng``, as ``rng.standard_normal(out=out, dtype=out.dtype)``:
     the same numbers, and ``rng`` left in the same state; returns ``out``. For a C-ordered
-    float64 ``out`` of two axes, the compiled draws run (releasing the GIL); otherwise numpy's."""
+    float64 ``out`` of two axes, the compiled draws run (releasing the GIL); otherwise numpy's.
+    Unlike numpy's, the compiled draws do not take the bit generator's lock: one thread at a
+    time may draw from ``rng``, as in the giant step."""
     if out.ndim == 2 and out.flags.c_contiguous and out.dtype == np.float64:
         _run("standard_normal", rng, out)
     else:

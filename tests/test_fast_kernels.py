@@ -139,8 +139,8 @@ def test_standard_normal_into_other_layouts_is_numpys(version, order):
 
 
 def test_same_draws_rejects_a_draw_off_numpys_stream():
-    """The check run before the compiled draws are used: numpy's own passes; a fill in the
-    other order, and one that skips a number, fail."""
+    """The check run before the compiled draws are used: numpy's own draws pass it; a fill in
+    the other order, and one that skips a number, do not."""
     def numpy_draw(rng, out):
         rng.standard_normal(out=out)
 
